@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zckup.h - the one public header of libzckup.
+ *
+ * libzckup brings an image (partition, file) from the version a device runs to a
+ * new version described by a zchunk (.zck) header, reusing every chunk the device
+ * already holds and fetching only the rest.
+ *
+ * Conventions: every fallible call returns 0 (or a count) on success and a
+ * negative errno-style code on failure; the message for the last failure is
+ * zckup_errmsg(ctx). Codes have fixed meanings (doc/errors.md):
+ *   -EINVAL bad option or API misuse     -EBADMSG malformed input
+ *   -EOVERFLOW a length or limit exceeded -EPROTO  server broke protocol
+ *   -EILSEQ digest mismatch               -EKEYREJECTED header authentication failed
+ *   -EIO/-ENOSPC/-ENOMEM/-ENOENT/-EACCES  from the system
+ *   -ECANCELED cancelled by the caller
+ * One zckup_ctx per thread; objects are not thread-safe.
+ */
+#ifndef ZCKUP_H
+#define ZCKUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ZCKUP_API __attribute__((visibility("default")))
+#define ZCKUP_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define ZCKUP_API
+#define ZCKUP_WARN_UNUSED
+#endif
+
+#define ZCKUP_VERSION "0.1.0"
+#define ZCKUP_DIGEST_LEN 32
+
+/* ---- context, errors, logging, progress ---------------------------------- */
+
+typedef struct zckup_ctx zckup_ctx;
+
+enum zckup_log_level { ZCKUP_LOG_ERROR, ZCKUP_LOG_WARNING, ZCKUP_LOG_INFO, ZCKUP_LOG_DEBUG };
+typedef void (*zckup_log_fn)(void *user, enum zckup_log_level lvl, const char *module,
+			     const char *msg);
+
+enum zckup_phase { ZCKUP_PHASE_INDEX, ZCKUP_PHASE_FETCH, ZCKUP_PHASE_WRITE, ZCKUP_PHASE_MAKE };
+
+struct zckup_progress {
+	enum zckup_phase phase;
+	uint64_t done_bytes;  /* bytes handled in this phase so far */
+	uint64_t total_bytes; /* 0 when unknown */
+};
+typedef void (*zckup_progress_fn)(void *user, const struct zckup_progress *p);
+
+/* Returns a new context, or NULL when out of memory. Free with zckup_ctx_free(). */
+ZCKUP_API zckup_ctx *zckup_ctx_new(void);
+ZCKUP_API void zckup_ctx_free(zckup_ctx *ctx);
+/* Message of the last failure on ctx; valid until the next call on ctx. */
+ZCKUP_API const char *zckup_errmsg(const zckup_ctx *ctx);
+/* Code of the last failure on ctx (0 when none). */
+ZCKUP_API int zckup_errcode(const zckup_ctx *ctx);
+/* Messages up to level max go to fn; fn NULL silences the library (default). */
+ZCKUP_API void zckup_set_log(zckup_ctx *ctx, enum zckup_log_level max, zckup_log_fn fn,
+			     void *user);
+/* fn is called at most every 64 KiB of progress, and at the end of each phase. */
+ZCKUP_API void zckup_set_progress(zckup_ctx *ctx, zckup_progress_fn fn, void *user);
+
+/* Limits applied to untrusted input. Zero fields take the defaults. */
+struct zckup_limits {
+	size_t max_header_bytes; /* default 64 MiB */
+	size_t max_chunk_bytes;  /* largest chunk, compressed or not; default 16 MiB */
+	size_t max_chunks;       /* default 4 Mi */
+};
+ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim);
+
+/* ---- headers ------------------------------------------------------------- */
+
+typedef struct zckup_header zckup_header;
+
+/*
+ * Reads and checks the header of a .zck file or a detached header (.zckh) at
+ * path: structure, limits and the header checksum. If expect_sha256 is not NULL
+ * the header's SHA-256 must equal it (-EKEYREJECTED otherwise).
+ * Returns a new header in *out; free with zckup_header_free().
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_open(zckup_ctx *ctx, const char *path,
+						   const uint8_t *expect_sha256,
+						   zckup_header **out);
+ZCKUP_API void zckup_header_free(zckup_header *h);
+
+struct zckup_header_info {
+	int detached;                /* 1 when read from a detached header */
+	uint64_t header_bytes;       /* lead + preface + index + signatures */
+	uint64_t data_bytes;         /* compressed body, dict included */
+	uint64_t image_bytes;        /* uncompressed image */
+	size_t n_chunks;             /* data chunks, dict not counted */
+	uint64_t flags;              /* zchunk preface flags */
+	int has_dict;
+	uint64_t dict_bytes;         /* compressed size of the dict */
+	int has_image_digest;        /* zckup's whole-image SHA-256 element present */
+	uint8_t image_digest[ZCKUP_DIGEST_LEN];
+	uint8_t header_digest[ZCKUP_DIGEST_LEN]; /* the header checksum from the lead */
+	size_t n_signatures;
+	uint64_t largest_chunk_bytes;
+};
+ZCKUP_API void zckup_header_get_info(const zckup_header *h, struct zckup_header_info *out);
+
+struct zckup_chunk_info {
+	uint8_t digest[ZCKUP_DIGEST_LEN];   /* SHA-256 of the compressed chunk */
+	uint8_t udigest[ZCKUP_DIGEST_LEN];  /* SHA-256 of the uncompressed chunk */
+	uint64_t file_offset;               /* offset of the compressed chunk in the .zck */
+	uint64_t image_offset;              /* offset of the chunk in the image */
+	uint64_t comp_bytes;
+	uint64_t bytes;
+};
+/* i < n_chunks; data chunks only (the dict is described by the info). */
+ZCKUP_API void zckup_header_get_chunk(const zckup_header *h, size_t i,
+				      struct zckup_chunk_info *out);
+/* Writes h as a detached header ("\0ZHR1") to path, atomically. */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_write_detached(zckup_ctx *ctx,
+							     const zckup_header *h,
+							     const char *path);
+
+/* ---- make ---------------------------------------------------------------- */
+
+struct zckup_make_opts {
+	const char *image;       /* input image path */
+	const char *output;      /* .zck to write (atomically) */
+	const char *header_out;  /* optional detached header to write too */
+	int level;               /* zstd level; 0 = default (ZCKUP_MAKE_DEFAULT_LEVEL) */
+	int threads;             /* compression threads; 0 = online CPUs */
+};
+#define ZCKUP_MAKE_DEFAULT_LEVEL 19
+
+struct zckup_make_stats {
+	uint64_t image_bytes;
+	uint64_t zck_bytes;
+	uint64_t header_bytes;
+	size_t n_chunks;
+	uint8_t image_digest[ZCKUP_DIGEST_LEN];
+	uint8_t header_digest[ZCKUP_DIGEST_LEN];
+};
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
+					    struct zckup_make_stats *out);
+
+/* ---- plan ---------------------------------------------------------------- */
+
+struct zckup_source {
+	const char *path;    /* file or block device */
+	uint64_t size;       /* index only this many bytes; 0 = the whole source */
+};
+
+struct zckup_plan_opts {
+	const struct zckup_source *sources;
+	size_t n_sources;
+	size_t max_ranges;   /* ranges per request; 0 = 150 */
+};
+
+typedef struct zckup_plan zckup_plan;
+
+/*
+ * Indexes the sources with the zchunk chunker and decides for each chunk of h
+ * whether a source holds it (SEED) or it must be fetched (NET). h must outlive
+ * the plan. Returns a new plan in *out; free with zckup_plan_free().
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_plan_new(zckup_ctx *ctx, const zckup_header *h,
+						const struct zckup_plan_opts *o,
+						zckup_plan **out);
+ZCKUP_API void zckup_plan_free(zckup_plan *p);
+
+struct zckup_plan_stats {
+	size_t n_chunks;
+	size_t n_seed;               /* chunks found in a source */
+	size_t n_net;                /* chunks to fetch */
+	uint64_t seed_bytes;         /* uncompressed bytes reused */
+	uint64_t net_bytes;          /* uncompressed bytes of the chunks to fetch */
+	uint64_t net_comp_bytes;     /* compressed bytes of the chunks to fetch */
+	uint64_t fetch_bytes;        /* bytes the ranges cover (gaps and dict included) */
+	size_t n_ranges;             /* byte ranges after coalescing */
+	size_t n_requests;           /* requests of at most max_ranges ranges */
+	uint64_t source_bytes;       /* bytes of the sources indexed */
+};
+ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
+
+struct zckup_plan_chunk {
+	int from_source;             /* 1 = SEED, 0 = NET */
+	size_t source;               /* index into opts.sources when from_source */
+	uint64_t source_offset;
+};
+ZCKUP_API void zckup_plan_get_chunk(const zckup_plan *p, size_t i, struct zckup_plan_chunk *out);
+
+/* ---- apply --------------------------------------------------------------- */
+
+struct zckup_apply_opts {
+	const zckup_header *header;  /* authenticated header of the new image */
+	const char *url;             /* where the .zck is: a path or file://PATH */
+	const struct zckup_source *sources;
+	size_t n_sources;
+	const char *target;          /* raw target: block device or file, written in place */
+	size_t max_ranges;           /* 0 = 150 */
+};
+
+struct zckup_apply_stats {
+	uint64_t image_bytes;
+	uint64_t seed_bytes;         /* uncompressed bytes reused from sources */
+	uint64_t net_bytes;          /* uncompressed bytes of fetched chunks */
+	uint64_t fetched_bytes;      /* bytes read from the .zck (what the wire would carry) */
+	size_t n_seed;
+	size_t n_net;
+	size_t n_requests;
+	size_t n_ranges;
+	double seconds;
+};
+
+/*
+ * Writes the image described by o->header to o->target. Every chunk is checked
+ * against its digest before it is written; when the header carries zckup's
+ * whole-image digest, that is checked too. The target is synced before success.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
+					     struct zckup_apply_stats *out);
+
+ZCKUP_API const char *zckup_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZCKUP_H */

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int zu_placeholder_api;

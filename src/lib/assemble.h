@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * assemble - the driver loop of apply. Walks the target chunks in order: SEED
+ * chunks are read back from their source and re-verified, NET chunks come from
+ * the fetcher, are checked against their compressed digest, decompressed and
+ * verified. Only verified bytes reach the sink; at the end the whole-image
+ * digest is checked (when the header has one) before the sink commits.
+ * Memory: a few chunk buffers, whatever the image size.
+ */
+#ifndef ZU_ASSEMBLE_H
+#define ZU_ASSEMBLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "fetch/fetch.h"
+#include "format.h"
+#include "limits.h"
+#include "plan.h"
+#include "progress.h"
+#include "sink/sink.h"
+
+struct zu_assemble_params {
+	const struct zu_header *h;
+	const struct zu_plan *plan;
+	const int *source_fds;     /* borrowed; indexed by zu_seed_loc.source */
+	size_t n_sources;
+	struct zu_fetch *fetch;    /* may be NULL when the plan has no NET chunk */
+	struct zu_sink *sink;
+	struct zu_progress progress; /* ZU_PHASE_WRITE, total = image bytes */
+	const struct zu_limits *lim;
+};
+
+struct zu_assemble_stats {
+	uint64_t seed_bytes;
+	uint64_t net_bytes;
+	uint64_t fetched_bytes;
+	size_t n_seed, n_net;
+	size_t n_requests, n_ranges;
+};
+
+/* On any failure the sink is aborted; on success it is committed. */
+int zu_assemble_run(const struct zu_assemble_params *p, struct zu_assemble_stats *out,
+		    struct zu_err *err) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io - the only place that talks to file descriptors for reading sources and
+ * headers: open, size (files and block devices), full reads and writes that
+ * retry on EINTR and short counts, and "is this the same file" checks.
+ */
+#ifndef ZU_IO_H
+#define ZU_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "limits.h"
+
+/* Opens path read-only (O_CLOEXEC); *out_fd. */
+int zu_io_open_ro(const char *path, int *out_fd, struct zu_err *err)
+	__attribute__((warn_unused_result));
+/* Size of a regular file (st_size) or block device (BLKGETSIZE64). */
+int zu_io_size(int fd, uint64_t *out_size, struct zu_err *err) __attribute__((warn_unused_result));
+/* Reads exactly n bytes at off; -EBADMSG "truncated" when the file ends first. */
+int zu_io_pread_full(int fd, void *buf, size_t n, uint64_t off, struct zu_err *err)
+	__attribute__((warn_unused_result));
+/* Reads up to n bytes (fewer only at end of file); returns the count. */
+ssize_t zu_io_read_full(int fd, void *buf, size_t n, struct zu_err *err)
+	__attribute__((warn_unused_result));
+int zu_io_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, struct zu_err *err)
+	__attribute__((warn_unused_result));
+int zu_io_write_full(int fd, const void *buf, size_t n, struct zu_err *err)
+	__attribute__((warn_unused_result));
+/* True when both paths name the same file or device (st_dev/st_ino or st_rdev). */
+bool zu_io_same_file(const char *a, const char *b);
+
+/*
+ * Reads a whole header (full .zck or detached) from the start of fd into a
+ * new malloc'd buffer (*out, *out_len), at most lim->max_header bytes.
+ */
+int zu_io_read_header_bytes(int fd, const struct zu_limits *lim, uint8_t **out, size_t *out_len,
+			    struct zu_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Writes buf to path atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. Nothing is left behind on failure.
+ */
+int zu_io_write_file_atomic(const char *path, const void *buf, size_t n, struct zu_err *err)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * make - builds a .zck from an image: zchunk chunking, zstd per chunk on
+ * several threads, SHA-256 of compressed and uncompressed chunks, the whole
+ * image's SHA-256 in zckup's optional element. Written atomically; optionally
+ * also the detached header. Build-host side: it may use a temp file for the body.
+ */
+#ifndef ZU_MAKE_H
+#define ZU_MAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "format.h"
+#include "progress.h"
+
+struct zu_make_params {
+	const char *image;
+	const char *output;
+	const char *header_out;  /* NULL: none */
+	int level;
+	int threads;             /* >= 1 */
+	struct zu_progress progress; /* ZU_PHASE_MAKE, total = image bytes */
+};
+
+struct zu_make_result {
+	uint64_t image_len;
+	uint64_t zck_len;
+	uint64_t header_len;
+	size_t n_chunks;
+	uint8_t image_digest[ZU_DIGEST_LEN];
+	uint8_t header_digest[ZU_DIGEST_LEN];
+};
+
+int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, struct zu_err *err)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan - from seed locations to the work of an update: which target chunks
+ * come from a source (SEED) and which from the .zck (NET), and the byte ranges
+ * of the .zck to fetch: in file order, neighbours merged when the gap between
+ * them costs less than a multipart part's overhead, cut into requests of at
+ * most max_ranges ranges. Pure: no I/O.
+ */
+#ifndef ZU_PLAN_H
+#define ZU_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "format.h"
+#include "index.h"
+
+/* Gap below which two ranges are merged (about one multipart part header). */
+#define ZU_PLAN_DEFAULT_GAP 256u
+#define ZU_PLAN_DEFAULT_MAX_RANGES 150u
+
+struct zu_range {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct zu_plan_params {
+	size_t max_ranges;  /* per request; 0 = default */
+	uint64_t max_gap;   /* merge ranges separated by fewer bytes; UINT64_MAX = default */
+};
+
+struct zu_plan {
+	size_t n_chunks;
+	struct zu_seed_loc *locs;   /* owned copy; per target chunk */
+	struct zu_range *ranges;    /* owned; NET bytes (and the dict when needed) */
+	size_t n_ranges;
+	size_t max_ranges;
+	size_t n_seed, n_net;
+	uint64_t seed_bytes, net_bytes, net_comp_bytes, fetch_bytes;
+	size_t n_requests;
+	bool need_dict;
+};
+
+#define ZU_PLAN_INIT { 0 }
+
+/* Builds *out (free with zu_plan_fini()). locs has h->n_chunks entries. */
+int zu_plan_build(const struct zu_header *h, const struct zu_seed_loc *locs,
+		  const struct zu_plan_params *p, struct zu_plan *out, struct zu_err *err)
+	__attribute__((warn_unused_result));
+void zu_plan_fini(struct zu_plan *p);
+
+#endif
