@@ -1,2 +1,275 @@
-/* placeholder: being written */
-typedef int zu_placeholder_cli_util;
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_exit_for(int code)
+{
+	switch (code) {
+	case 0:
+		return EXIT_OK;
+	case -EINVAL:
+		return EXIT_USAGE;
+	case -EBADMSG:
+	case -EOVERFLOW:
+		return EXIT_BAD_INPUT;
+	case -EILSEQ:
+		return EXIT_VERIFY;
+	case -EKEYREJECTED:
+		return EXIT_AUTH;
+	case -EPROTO:
+		return EXIT_PROTOCOL;
+	case -ECANCELED:
+		return EXIT_CANCELLED;
+	case -EIO:
+	case -ENOSPC:
+	case -ENOENT:
+	case -EACCES:
+	case -EPERM:
+	case -EISDIR:
+	case -ENOTDIR:
+	case -EROFS:
+	case -EEXIST:
+	case -ENAMETOOLONG:
+	case -EBUSY:
+	case -EDQUOT:
+	case -ENOMEM:
+	case -EFBIG:
+		return EXIT_IO;
+	default:
+		return EXIT_FAILURE_OTHER;
+	}
+}
+
+int cli_fail(zckup_ctx *ctx, int code, const char *what)
+{
+	cli_progress_done();
+	fprintf(stderr, "zckup: %s: %s\n", what, zckup_errmsg(ctx));
+	return cli_exit_for(code);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("zckup: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'zckup --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+bool cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end = NULL;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	case 'T': case 't':
+		shift = 40;
+		break;
+	default:
+		return false;
+	}
+	if (*end && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
+		return false;
+	if (shift && v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+bool cli_parse_int(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+void cli_hex(const uint8_t *d, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int cli_unhex32(const char *s, uint8_t out[32])
+{
+	if (strlen(s) != 64)
+		return -1;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+const char *cli_human(uint64_t bytes, char *buf, size_t cap)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, cap, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+/* ---- stderr progress and log ------------------------------------------- */
+
+static bool progress_showing;
+
+static const char *phase_name(enum zckup_phase p)
+{
+	switch (p) {
+	case ZCKUP_PHASE_INDEX:
+		return "indexing";
+	case ZCKUP_PHASE_FETCH:
+		return "fetching";
+	case ZCKUP_PHASE_WRITE:
+		return "writing";
+	case ZCKUP_PHASE_MAKE:
+		return "compressing";
+	}
+	return "working";
+}
+
+static void progress_print(void *user, const struct zckup_progress *p)
+{
+	char done[32], total[32];
+
+	(void)user;
+	cli_human(p->done_bytes, done, sizeof(done));
+	if (p->total_bytes) {
+		cli_human(p->total_bytes, total, sizeof(total));
+		fprintf(stderr, "\r%-12s %5.1f%%  %s / %s   ", phase_name(p->phase),
+			100.0 * (double)p->done_bytes / (double)p->total_bytes, done, total);
+	} else {
+		fprintf(stderr, "\r%-12s %s   ", phase_name(p->phase), done);
+	}
+	progress_showing = true;
+}
+
+void cli_progress_done(void)
+{
+	if (progress_showing)
+		fputs("\n", stderr);
+	progress_showing = false;
+}
+
+static void log_print(void *user, enum zckup_log_level lvl, const char *module, const char *msg)
+{
+	(void)user;
+	(void)module;
+	cli_progress_done();
+	fprintf(stderr, "zckup: %s%s\n", lvl == ZCKUP_LOG_WARNING ? "warning: " : "", msg);
+}
+
+void cli_attach(zckup_ctx *ctx, const struct cli_common *c)
+{
+	zckup_set_log(ctx, c->quiet ? ZCKUP_LOG_ERROR : ZCKUP_LOG_WARNING, log_print, NULL);
+	if (c->progress)
+		zckup_set_progress(ctx, progress_print, NULL);
+}
+
+int cli_add_source(struct cli_sources *s, const char *path)
+{
+	if (s->n == CLI_MAX_SOURCES)
+		return cli_usage_error("at most %d --source options", CLI_MAX_SOURCES);
+	s->v[s->n].path = path;
+	s->v[s->n].size = 0;
+	s->n++;
+	return EXIT_OK;
+}
+
+int cli_set_source_size(struct cli_sources *s, const char *arg)
+{
+	uint64_t v;
+
+	if (s->n == 0)
+		return cli_usage_error("--source-size applies to the --source before it");
+	if (!cli_parse_size(arg, &v) || v == 0)
+		return cli_usage_error("--source-size wants a size like 1048576, 512M or 2G, not '%s'",
+				       arg);
+	s->v[s->n - 1].size = v;
+	return EXIT_OK;
+}
+
+const char *cli_url_path(const char *url)
+{
+	if (!strncmp(url, "file://", 7))
+		return url + 7;
+	return url;
+}

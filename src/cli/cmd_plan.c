@@ -1,2 +1,168 @@
-/* placeholder: being written */
-typedef int zu_placeholder_cmd_plan;
+/* SPDX-License-Identifier: MIT */
+/* zckup plan: what an update would reuse from the sources and fetch. */
+#define _GNU_SOURCE 1
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char plan_usage[] =
+	"Usage: zckup plan --source OLD [--source OLD2 ...] [OPTION...] HEADER\n"
+	"Index the sources with zchunk's chunker and tell, for the image HEADER describes\n"
+	"(a .zck or a detached header), which chunks are reused and what must be fetched.\n"
+	"\n"
+	"  -s, --source PATH        an image the device holds (file or block device);\n"
+	"                           may be given up to 16 times\n"
+	"  -S, --source-size N      index only the first N bytes of the --source before it\n"
+	"                           (suffixes K, M, G, T: powers of 1024)\n"
+	"  -r, --max-ranges N       byte ranges per HTTP request (default 150)\n"
+	"  -c, --chunks             list every chunk and where it comes from\n"
+	"      --json               print JSON\n"
+	"  -q, --quiet              no progress\n"
+	"  -h, --help               this help\n";
+
+static void print_chunks(const zckup_header *h, const zckup_plan *p, bool json)
+{
+	size_t n = 0;
+	struct zckup_header_info in;
+
+	zckup_header_get_info(h, &in);
+	n = in.n_chunks;
+	if (json)
+		printf(",\"chunk_table\":[");
+	for (size_t i = 0; i < n; i++) {
+		struct zckup_chunk_info c;
+		struct zckup_plan_chunk pc;
+
+		zckup_header_get_chunk(h, i, &c);
+		zckup_plan_get_chunk(p, i, &pc);
+		if (json && pc.from_source)
+			printf("%s{\"index\":%zu,\"bytes\":%" PRIu64 ",\"from\":\"source\""
+			       ",\"source\":%zu,\"source_offset\":%" PRIu64 "}",
+			       i ? "," : "", i, c.bytes, pc.source, pc.source_offset);
+		else if (json)
+			printf("%s{\"index\":%zu,\"bytes\":%" PRIu64 ",\"from\":\"fetch\""
+			       ",\"file_offset\":%" PRIu64 ",\"comp_bytes\":%" PRIu64 "}",
+			       i ? "," : "", i, c.bytes, c.file_offset, c.comp_bytes);
+		else if (pc.from_source)
+			printf("%8zu %8" PRIu64 " reuse  source %zu @ %" PRIu64 "\n", i, c.bytes,
+			       pc.source, pc.source_offset);
+		else
+			printf("%8zu %8" PRIu64 " fetch  %" PRIu64 " bytes @ %" PRIu64 "\n", i,
+			       c.bytes, c.comp_bytes, c.file_offset);
+	}
+	if (json)
+		printf("]");
+}
+
+static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ranges,
+		       bool json, bool chunks)
+{
+	struct zckup_plan_stats s;
+	char a[32], b[32], c[32];
+
+	zckup_plan_get_stats(p, &s);
+	if (json) {
+		printf("{\"chunks\":%zu,\"reused_chunks\":%zu,\"fetch_chunks\":%zu"
+		       ",\"reused_bytes\":%" PRIu64 ",\"fetch_uncompressed_bytes\":%" PRIu64
+		       ",\"fetch_compressed_bytes\":%" PRIu64 ",\"fetch_bytes\":%" PRIu64
+		       ",\"ranges\":%zu,\"requests\":%zu,\"max_ranges\":%zu"
+		       ",\"source_bytes\":%" PRIu64,
+		       s.n_chunks, s.n_seed, s.n_net, s.seed_bytes, s.net_bytes, s.net_comp_bytes,
+		       s.fetch_bytes, s.n_ranges, s.n_requests, max_ranges, s.source_bytes);
+		if (chunks)
+			print_chunks(h, p, true);
+		printf("}\n");
+		return;
+	}
+	if (chunks)
+		print_chunks(h, p, false);
+	printf("chunks:        %zu (%zu reused, %zu to fetch)\n", s.n_chunks, s.n_seed, s.n_net);
+	printf("reused:        %" PRIu64 " bytes (%s)\n", s.seed_bytes,
+	       cli_human(s.seed_bytes, a, sizeof(a)));
+	printf("to fetch:      %" PRIu64 " compressed bytes (%s; %s uncompressed)\n",
+	       s.net_comp_bytes, cli_human(s.net_comp_bytes, b, sizeof(b)),
+	       cli_human(s.net_bytes, c, sizeof(c)));
+	printf("ranges:        %zu covering %" PRIu64 " bytes, in %zu requests of at most %zu\n",
+	       s.n_ranges, s.fetch_bytes, s.n_requests, max_ranges);
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "source-size", required_argument, NULL, 'S' },
+		{ "max-ranges", required_argument, NULL, 'r' },
+		{ "chunks", no_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_sources src = { 0 };
+	struct cli_common com = { 0 };
+	struct zckup_plan_opts po = { 0 };
+	zckup_header *h = NULL;
+	zckup_plan *p = NULL;
+	bool chunks = false;
+	zckup_ctx *ctx;
+	long v;
+	int c, r;
+
+	po.max_ranges = 150;
+	while ((c = getopt_long(argc, argv, "s:S:r:cqh", opts, NULL)) != -1) {
+		r = EXIT_OK;
+		switch (c) {
+		case 's':
+			r = cli_add_source(&src, optarg);
+			break;
+		case 'S':
+			r = cli_set_source_size(&src, optarg);
+			break;
+		case 'r':
+			if (!cli_parse_int(optarg, 1, 150, &v))
+				return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
+			po.max_ranges = (size_t)v;
+			break;
+		case 'c':
+			chunks = true;
+			break;
+		case 'j':
+			com.json = true;
+			break;
+		case 'q':
+			com.quiet = true;
+			break;
+		case 'h':
+			fputs(plan_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+		if (r != EXIT_OK)
+			return r;
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("plan wants exactly one HEADER (.zck or .zckh)");
+	com.progress = !com.quiet && isatty(STDERR_FILENO);
+	po.sources = src.v;
+	po.n_sources = src.n;
+	ctx = zckup_ctx_new();
+	if (!ctx)
+		return EXIT_IO;
+	cli_attach(ctx, &com);
+	r = zckup_header_open(ctx, argv[optind], NULL, &h);
+	if (r == 0)
+		r = zckup_plan_new(ctx, h, &po, &p);
+	cli_progress_done();
+	if (r < 0)
+		r = cli_fail(ctx, r, "plan");
+	else
+		print_plan(h, p, po.max_ranges, com.json, chunks);
+	zckup_plan_free(p);
+	zckup_header_free(h);
+	zckup_ctx_free(ctx);
+	return r;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli - shared pieces of the zckup command line: exit statuses, option
+ * parsing helpers, error and progress printing, JSON output. Uses only the
+ * public API (include/zckup.h).
+ */
+#ifndef ZCKUP_CLI_H
+#define ZCKUP_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zckup.h"
+
+/* Exit statuses (doc/errors.md, zckup(1)). */
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAILURE_OTHER = 1, /* unexpected internal failure */
+	EXIT_USAGE = 2,         /* bad command line or option */
+	EXIT_BAD_INPUT = 3,     /* malformed or truncated input, limit exceeded */
+	EXIT_VERIFY = 4,        /* chunk or image digest mismatch */
+	EXIT_AUTH = 5,          /* header authentication failed */
+	EXIT_IO = 6,            /* I/O or system error (missing file, no space, ...) */
+	EXIT_PROTOCOL = 7,      /* the server broke the protocol */
+	EXIT_CANCELLED = 8,     /* interrupted */
+};
+
+struct cli_common {
+	bool json;
+	bool quiet;
+	bool progress; /* stderr is a terminal and not quiet */
+};
+
+/* Maps a negative library code to an exit status. */
+int cli_exit_for(int code);
+/* Prints "zckup: <what>: <message>" to stderr and returns the exit status for code. */
+int cli_fail(zckup_ctx *ctx, int code, const char *what);
+/* Prints "zckup: message" for a usage error and returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses "123", "4K", "16M", "2G" (powers of 1024); false when malformed. */
+bool cli_parse_size(const char *s, uint64_t *out);
+bool cli_parse_int(const char *s, long min, long max, long *out);
+
+void cli_hex(const uint8_t *d, size_t n, char *out);
+/* Parses 64 hex digits into out[32]; -1 when malformed. */
+int cli_unhex32(const char *s, uint8_t out[32]);
+/* Writes s as a JSON string (with quotes). */
+void cli_json_str(FILE *f, const char *s);
+/* Human size: "12.3 MiB". */
+const char *cli_human(uint64_t bytes, char *buf, size_t cap);
+
+/* Installs the stderr progress printer and the warning logger on ctx. */
+void cli_attach(zckup_ctx *ctx, const struct cli_common *c);
+/* Ends a progress line, if one is showing. */
+void cli_progress_done(void);
+
+#define CLI_MAX_SOURCES 16
+
+struct cli_sources {
+	struct zckup_source v[CLI_MAX_SOURCES];
+	size_t n;
+};
+
+/* --source PATH; returns 0 or an exit status. */
+int cli_add_source(struct cli_sources *s, const char *path);
+/* --source-size N: sets the size of the --source given before it. */
+int cli_set_source_size(struct cli_sources *s, const char *arg);
+/* Turns "file://PATH" into PATH; other strings are returned unchanged. */
+const char *cli_url_path(const char *url);
+
+int cmd_make(int argc, char **argv);
+int cmd_extract_header(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+
+#endif
