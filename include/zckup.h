@@ -199,6 +199,7 @@ struct zckup_apply_opts {
 	const struct zckup_source *sources;
 	size_t n_sources;
 	const char *target;          /* raw target: block device or file, written in place */
+	const char *output;          /* or: a file replaced atomically (exactly one of the two) */
 	size_t max_ranges;           /* 0 = 150 */
 };
 

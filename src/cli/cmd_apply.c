@@ -9,7 +9,8 @@
 #include "cli.h"
 
 static const char apply_usage[] =
-	"Usage: zckup apply [--header NEW.zckh] --url NEW.zck --source OLD --target OUT\n"
+	"Usage: zckup apply [--header NEW.zckh] --url NEW.zck --source OLD\n"
+	"                   (--target DEV|--output FILE)\n"
 	"Write the new image to OUT, reusing every chunk the sources hold and reading only\n"
 	"the missing chunks from NEW.zck. Every chunk is verified before it is written.\n"
 	"\n"
@@ -21,6 +22,8 @@ static const char apply_usage[] =
 	"                           may be given up to 16 times\n"
 	"  -S, --source-size N      index only the first N bytes of the --source before it\n"
 	"  -t, --target PATH        write the image here (file or block device), in place\n"
+	"  -o, --output FILE        or: replace FILE atomically with the image (temporary\n"
+	"                           file beside it, renamed once verified and synced)\n"
 	"  -r, --max-ranges N       byte ranges per request (default 150)\n"
 	"      --json               print the summary as JSON\n"
 	"  -q, --quiet              no progress, no summary\n"
@@ -66,6 +69,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
 		{ "target", required_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "max-ranges", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -76,7 +80,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 	int c, r;
 
 	a->ao.max_ranges = 150;
-	while ((c = getopt_long(argc, argv, "H:u:s:S:t:r:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:u:s:S:t:o:r:qh", opts, NULL)) != -1) {
 		r = EXIT_OK;
 		switch (c) {
 		case 'H':
@@ -96,6 +100,9 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 			break;
 		case 't':
 			a->ao.target = optarg;
+			break;
+		case 'o':
+			a->ao.output = optarg;
 			break;
 		case 'r':
 			if (!cli_parse_int(optarg, 1, 150, &v))
@@ -120,8 +127,8 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 	if (optind != argc)
 		return cli_usage_error("apply takes no operand '%s'; use --url/--source/--target",
 				       argv[optind]);
-	if (!a->ao.target)
-		return cli_usage_error("apply needs --target");
+	if (!a->ao.target == !a->ao.output)
+		return cli_usage_error("apply needs one of --target (in place) or --output (atomic)");
 	if (!a->header && !a->ao.url)
 		return cli_usage_error("apply needs --url (and/or --header)");
 	if (!a->header)

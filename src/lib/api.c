@@ -24,7 +24,7 @@
 #include "hash.h"
 #include "index.h"
 #include "io.h"
-#include "limits.h"
+#include "zu_limits.h"
 #include "make.h"
 #include "plan.h"
 #include "sink/sink.h"
@@ -452,16 +452,22 @@ static double now_seconds(void)
 
 static int check_apply_opts(zckup_ctx *ctx, const struct zckup_apply_opts *o)
 {
-	if (!o || !o->header || !o->target)
-		return zu_err_set(&ctx->err, -EINVAL, "apply needs a header and a target");
+	const char *dest;
+
+	if (!o || !o->header)
+		return zu_err_set(&ctx->err, -EINVAL, "apply needs a header");
+	if (!o->target == !o->output)
+		return zu_err_set(&ctx->err, -EINVAL, "apply needs exactly one of target and output");
+	dest = o->target ? o->target : o->output;
 	if (o->n_sources && !o->sources)
 		return zu_err_set(&ctx->err, -EINVAL, "sources missing");
-	for (size_t i = 0; i < o->n_sources; i++)
-		if (zu_io_same_file(o->sources[i].path, o->target))
+	/* An atomic output may replace a source: the source's old inode stays readable. */
+	for (size_t i = 0; o->target && i < o->n_sources; i++)
+		if (zu_io_same_file(o->sources[i].path, dest))
 			return zu_err_set(&ctx->err, -EINVAL,
 					  "target %s is the same file as source %s: refusing to "
 					  "overwrite the image being read",
-					  o->target, o->sources[i].path);
+					  dest, o->sources[i].path);
 	return 0;
 }
 
@@ -504,7 +510,10 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 		if (r < 0)
 			goto out;
 	}
-	r = zu_sink_raw_open(o->target, &sink, &ctx->err);
+	if (o->target)
+		r = zu_sink_raw_open(o->target, &sink, &ctx->err);
+	else
+		r = zu_sink_file_open(o->output, &sink, &ctx->err);
 	if (r < 0)
 		goto out;
 	ap.h = &o->header->h;

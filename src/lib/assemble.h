@@ -16,7 +16,7 @@
 #include "err.h"
 #include "fetch/fetch.h"
 #include "format.h"
-#include "limits.h"
+#include "zu_limits.h"
 #include "plan.h"
 #include "progress.h"
 #include "sink/sink.h"

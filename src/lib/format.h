@@ -14,7 +14,7 @@
 
 #include "cint.h"
 #include "err.h"
-#include "limits.h"
+#include "zu_limits.h"
 
 #define ZU_DIGEST_LEN 32
 

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "err.h"
-#include "limits.h"
+#include "zu_limits.h"
 
 /* Opens path read-only (O_CLOEXEC); *out_fd. */
 int zu_io_open_ro(const char *path, int *out_fd, struct zu_err *err)

@@ -9,6 +9,7 @@
 #ifndef ZU_PLAN_H
 #define ZU_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

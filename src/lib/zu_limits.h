@@ -3,8 +3,8 @@
  * limits - caps applied to every length taken from untrusted input, so that
  * memory never grows with what a header or a server claims.
  */
-#ifndef ZU_LIMITS_H
-#define ZU_LIMITS_H
+#ifndef ZU_ZU_LIMITS_H
+#define ZU_ZU_LIMITS_H
 
 #include <stddef.h>
 

@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #include "err.h"
-#include "limits.h"
+#include "zu_limits.h"
 #include "plan.h"
 
 /* A borrowed view of fetched bytes, valid until the next call on the fetcher. */
@@ -38,6 +38,7 @@ struct zu_fetch_ops {
 struct zu_fetch {
 	const struct zu_fetch_ops *ops;
 	void *priv;
+	size_t max_ranges;   /* ranges per request; 0 = no limit (set from zu_limits) */
 	/* checking state of the current batch */
 	const struct zu_range *ranges;
 	size_t n_ranges;

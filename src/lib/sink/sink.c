@@ -1,2 +1,18 @@
-/* placeholder: being written */
-typedef int zu_placeholder_sink;
+/* SPDX-License-Identifier: MIT */
+/*
+ * sink - the backend-independent part of sinks: releasing one. Backends live
+ * in sink_<kind>.c and fill a struct zu_sink with their ops table.
+ */
+#include "config.h"
+
+#include "sink/sink.h"
+
+void zu_sink_free(struct zu_sink *s)
+{
+	if (!s)
+		return;
+	if (s->ops && s->ops->free)
+		s->ops->free(s->priv);
+	s->ops = NULL;
+	s->priv = NULL;
+}

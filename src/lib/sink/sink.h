@@ -35,6 +35,12 @@ struct zu_sink {
  */
 int zu_sink_raw_open(const char *path, struct zu_sink *out, struct zu_err *err)
 	__attribute__((warn_unused_result));
+/*
+ * Atomic file target: a temporary file beside path replaces path at commit
+ * (fsync, rename, fsync of the directory); abort removes it, path untouched.
+ */
+int zu_sink_file_open(const char *path, struct zu_sink *out, struct zu_err *err)
+	__attribute__((warn_unused_result));
 void zu_sink_free(struct zu_sink *s);
 
 #endif
