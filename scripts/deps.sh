@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-	build-essential meson ninja-build pkg-config clang
+	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libzstd-dev libssl-dev libcmocka-dev
 	zchunk zstd e2fsprogs squashfs-tools xxd time
 )

@@ -86,7 +86,7 @@ int zu_header_size(const uint8_t *buf, size_t n, const struct zu_limits *lim, si
 /*
  * Parses and verifies a whole header in buf[0..n) (n == its size from
  * zu_header_size(); extra bytes are refused). Checks the header checksum,
- * that only known flags are set, flag 2 (uncompressed digests) is set, chunk
+ * that only known flags are set, ZU_FLAG_UNCOMPRESSED is set, chunk
  * checksums are SHA-256, zstd or no compression, every length within limits,
  * every offset free of overflow. Copies buf; on success *h owns its memory
  * (free with zu_header_fini()); on failure *h is left empty.
@@ -105,7 +105,8 @@ struct zu_header_params {
 };
 
 /*
- * Serialises a header with flag 2 set (and flag 1 when image_digest is given),
+ * Serialises a header with ZU_FLAG_UNCOMPRESSED set (and ZU_FLAG_OPTIONAL_ELEMENTS
+ * when image_digest is given),
  * SHA-256 lead and chunk checksums, zstd compression, no dict, no signatures,
  * data checksum all zeros (as `zck -u -h sha256` writes). Returns a new
  * malloc'd buffer in *out (free()), its length in *out_len.

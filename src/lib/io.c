@@ -169,14 +169,15 @@ int zu_io_read_header_bytes(int fd, const struct zu_limits *lim, uint8_t **out, 
 	return 0;
 }
 
-static int fsync_dir_of(const char *path, struct zu_err *err)
+int zu_io_fsync_parent(const char *path, struct zu_err *err)
 {
 	char tmp[PATH_MAX];
+	size_t len = strlen(path);
 	int fd, r = 0;
 
-	if (strlen(path) >= sizeof(tmp))
+	if (len >= sizeof(tmp))
 		return zu_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
-	memcpy(tmp, path, strlen(path) + 1);
+	memcpy(tmp, path, len + 1);
 	fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return zu_err_sys(err, errno, "%s: open directory", path);
@@ -186,28 +187,74 @@ static int fsync_dir_of(const char *path, struct zu_err *err)
 	return r;
 }
 
+int zu_atomic_open(struct zu_atomic_file *af, const char *path, struct zu_err *err)
+{
+	struct stat st;
+
+	af->fd = -1;
+	af->mode = 0644;
+	af->tmp[0] = '\0';
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return zu_err_set(err, -EINVAL, "%s: not a regular file", path);
+		af->mode = st.st_mode & 07777;
+	}
+	if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path) ||
+	    snprintf(af->tmp, sizeof(af->tmp), "%s.zckup-XXXXXX", path) >= (int)sizeof(af->tmp)) {
+		af->tmp[0] = '\0';
+		return zu_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
+	}
+	af->fd = mkostemp(af->tmp, O_CLOEXEC);
+	if (af->fd < 0) {
+		af->tmp[0] = '\0';
+		return zu_err_sys(err, errno, "%s: create temporary file", path);
+	}
+	return 0;
+}
+
+int zu_atomic_commit(struct zu_atomic_file *af, struct zu_err *err)
+{
+	int r = 0;
+
+	if (fchmod(af->fd, af->mode) < 0)
+		r = zu_err_sys(err, errno, "%s: chmod", af->tmp);
+	if (r == 0 && fsync(af->fd) < 0)
+		r = zu_err_sys(err, errno, "%s: fsync", af->tmp);
+	if (close(af->fd) < 0 && r == 0)
+		r = zu_err_sys(err, errno, "%s: close", af->tmp);
+	af->fd = -1;
+	if (r == 0 && rename(af->tmp, af->path) < 0)
+		r = zu_err_sys(err, errno, "rename %s to %s", af->tmp, af->path);
+	if (r < 0) {
+		zu_atomic_abort(af);
+		return r;
+	}
+	af->tmp[0] = '\0';
+	return zu_io_fsync_parent(af->path, err);
+}
+
+void zu_atomic_abort(struct zu_atomic_file *af)
+{
+	if (af->fd >= 0)
+		close(af->fd);
+	af->fd = -1;
+	if (af->tmp[0])
+		unlink(af->tmp);
+	af->tmp[0] = '\0';
+}
+
 int zu_io_write_file_atomic(const char *path, const void *buf, size_t n, struct zu_err *err)
 {
-	char tmp[PATH_MAX];
-	int fd = -1, r;
+	struct zu_atomic_file af;
+	int r;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.zckup-XXXXXX", path) >= (int)sizeof(tmp))
-		return zu_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return zu_err_sys(err, errno, "%s: create temporary file", path);
-	r = zu_io_write_full(fd, buf, n, err);
-	if (r == 0 && fchmod(fd, 0644) < 0)
-		r = zu_err_sys(err, errno, "chmod");
-	if (r == 0 && fsync(fd) < 0)
-		r = zu_err_sys(err, errno, "fsync");
-	if (close(fd) < 0 && r == 0)
-		r = zu_err_sys(err, errno, "close");
-	if (r == 0 && rename(tmp, path) < 0)
-		r = zu_err_sys(err, errno, "rename");
+	r = zu_atomic_open(&af, path, err);
+	if (r < 0)
+		return r;
+	r = zu_io_write_full(af.fd, buf, n, err);
 	if (r < 0) {
-		unlink(tmp);
+		zu_atomic_abort(&af);
 		return zu_err_prefix(err, "%s", path);
 	}
-	return fsync_dir_of(path, err);
+	return zu_atomic_commit(&af, err);
 }

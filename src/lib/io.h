@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -39,6 +40,29 @@ bool zu_io_same_file(const char *a, const char *b);
  */
 int zu_io_read_header_bytes(int fd, const struct zu_limits *lim, uint8_t **out, size_t *out_len,
 			    struct zu_err *err) __attribute__((warn_unused_result));
+
+/*
+ * A file replaced atomically: written as a temporary file beside path (same
+ * directory, so rename is atomic) and renamed over path by commit. An existing
+ * regular file's mode is kept (0644 for a new file).
+ */
+struct zu_atomic_file {
+	int fd;            /* the temporary file, open for writing; -1 when closed */
+	mode_t mode;
+	char path[PATH_MAX];
+	char tmp[PATH_MAX]; /* empty once committed or aborted */
+};
+
+/* -EINVAL when path exists and is not a regular file. */
+int zu_atomic_open(struct zu_atomic_file *af, const char *path, struct zu_err *err)
+	__attribute__((warn_unused_result));
+/* chmod, fsync, close, rename over path, fsync of the directory. */
+int zu_atomic_commit(struct zu_atomic_file *af, struct zu_err *err)
+	__attribute__((warn_unused_result));
+/* Closes and removes the temporary file; path is untouched. Safe after commit. */
+void zu_atomic_abort(struct zu_atomic_file *af);
+/* fsync of the directory holding path, so a rename in it is durable. */
+int zu_io_fsync_parent(const char *path, struct zu_err *err) __attribute__((warn_unused_result));
 
 /*
  * Writes buf to path atomically: a temporary file in the same directory,

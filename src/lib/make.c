@@ -533,19 +533,6 @@ static int mk_copy_body(int in, int out, uint64_t len, uint64_t out_off, struct 
 	return 0;
 }
 
-/* Best effort: the rename is durable once the directory is synced. */
-static void mk_fsync_dir(const char *path)
-{
-	char *dir = mk_dirname(path);
-	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 struct mk_headers {
 	uint8_t *full;
 	size_t full_len;
@@ -560,40 +547,29 @@ struct mk_headers {
 static int mk_write_output(const struct mk_run *m, const struct zu_make_params *p,
 			   const struct mk_headers *h, struct zu_err *err)
 {
-	char *tmp = mk_tmpname(p->output);
-	int fd, r;
+	struct zu_atomic_file af;
+	int r;
 
-	if (!tmp)
-		return zu_err_set(err, -ENOMEM, "out of memory");
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = zu_err_sys(err, errno, "%s: cannot create a temporary file", p->output);
-		free(tmp);
+	r = zu_atomic_open(&af, p->output, err);
+	if (r < 0)
 		return r;
-	}
-	r = zu_io_write_full(fd, h->full, h->full_len, err);
+	r = zu_io_write_full(af.fd, h->full, h->full_len, err);
 	if (r == 0)
-		r = mk_copy_body(m->body_fd, fd, m->body_len, h->full_len, err);
-	if (r == 0 && fchmod(fd, 0644) < 0)
-		r = zu_err_sys(err, errno, "chmod");
-	if (r == 0 && fsync(fd) < 0)
-		r = zu_err_sys(err, errno, "fsync");
-	if (close(fd) < 0 && r == 0)
-		r = zu_err_sys(err, errno, "close");
-	if (r < 0)
-		zu_err_prefix(err, "%s", tmp);
-	if (r == 0 && h->detached)
-		r = zu_io_write_file_atomic(p->header_out, h->detached, h->detached_len, err);
-	if (r == 0 && rename(tmp, p->output) < 0) {
-		r = zu_err_sys(err, errno, "%s: rename to %s", tmp, p->output);
-		if (h->detached)
-			unlink(p->header_out);
+		r = mk_copy_body(m->body_fd, af.fd, m->body_len, h->full_len, err);
+	if (r < 0) {
+		zu_atomic_abort(&af);
+		return zu_err_prefix(err, "%s", af.path);
 	}
-	if (r < 0)
-		unlink(tmp);
-	else
-		mk_fsync_dir(p->output);
-	free(tmp);
+	if (h->detached) {
+		r = zu_io_write_file_atomic(p->header_out, h->detached, h->detached_len, err);
+		if (r < 0) {
+			zu_atomic_abort(&af);
+			return r;
+		}
+	}
+	r = zu_atomic_commit(&af, err);
+	if (r < 0 && h->detached)
+		unlink(p->header_out);
 	return r;
 }
 
