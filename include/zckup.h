@@ -45,12 +45,19 @@ enum zckup_log_level { ZCKUP_LOG_ERROR, ZCKUP_LOG_WARNING, ZCKUP_LOG_INFO, ZCKUP
 typedef void (*zckup_log_fn)(void *user, enum zckup_log_level lvl, const char *module,
 			     const char *msg);
 
-enum zckup_phase { ZCKUP_PHASE_INDEX, ZCKUP_PHASE_FETCH, ZCKUP_PHASE_WRITE, ZCKUP_PHASE_MAKE };
+enum zckup_phase {
+	ZCKUP_PHASE_INDEX,  /* reading the sources */
+	ZCKUP_PHASE_FETCH,  /* reading the .zck */
+	ZCKUP_PHASE_WRITE,  /* verifying and writing the image */
+	ZCKUP_PHASE_MAKE,   /* building a .zck */
+	ZCKUP_PHASE_CHECK,  /* reading what the target already holds */
+};
 
 struct zckup_progress {
 	enum zckup_phase phase;
-	uint64_t done_bytes;  /* bytes handled in this phase so far */
-	uint64_t total_bytes; /* 0 when unknown */
+	uint64_t done_bytes;    /* bytes handled in this phase so far */
+	uint64_t total_bytes;   /* 0 when unknown */
+	uint64_t fetched_bytes; /* bytes read from the .zck so far (phase WRITE) */
 };
 typedef void (*zckup_progress_fn)(void *user, const struct zckup_progress *p);
 
@@ -64,7 +71,7 @@ ZCKUP_API int zckup_errcode(const zckup_ctx *ctx);
 /* Messages up to level max go to fn; fn NULL silences the library (default). */
 ZCKUP_API void zckup_set_log(zckup_ctx *ctx, enum zckup_log_level max, zckup_log_fn fn,
 			     void *user);
-/* fn is called at most every 64 KiB of progress, and at the end of each phase. */
+/* fn is called about every MiB of progress, and at the end of each phase. */
 ZCKUP_API void zckup_set_progress(zckup_ctx *ctx, zckup_progress_fn fn, void *user);
 
 /* Limits applied to untrusted input. Zero fields take the defaults. */
@@ -156,6 +163,9 @@ struct zckup_plan_opts {
 	const struct zckup_source *sources;
 	size_t n_sources;
 	size_t max_ranges;   /* ranges per request; 0 = 150 */
+	const char *target;  /* optional raw target: chunks it already holds at their
+				place count as in place (see zckup_apply_opts) */
+	uint64_t target_offset;
 };
 
 typedef struct zckup_plan zckup_plan;
@@ -181,26 +191,63 @@ struct zckup_plan_stats {
 	size_t n_ranges;             /* byte ranges after coalescing */
 	size_t n_requests;           /* requests of at most max_ranges ranges */
 	uint64_t source_bytes;       /* bytes of the sources indexed */
+	size_t n_in_place;           /* chunks the target already holds */
+	uint64_t in_place_bytes;
 };
 ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
 
+enum zckup_origin {
+	ZCKUP_FROM_FETCH,            /* read from the .zck */
+	ZCKUP_FROM_SOURCE,           /* copied from a source */
+	ZCKUP_FROM_TARGET,           /* already in place in the target: not written */
+};
+
 struct zckup_plan_chunk {
-	int from_source;             /* 1 = SEED, 0 = NET */
+	int from_source;             /* 1 = SEED, 0 = NET or in place */
 	size_t source;               /* index into opts.sources when from_source */
 	uint64_t source_offset;
+	enum zckup_origin origin;
 };
 ZCKUP_API void zckup_plan_get_chunk(const zckup_plan *p, size_t i, struct zckup_plan_chunk *out);
 
 /* ---- apply --------------------------------------------------------------- */
+
+/*
+ * A custom destination for the image ("chain handler"), for integrators: a
+ * UBI volume, a socket, a decrypting layer... Bytes come strictly in image
+ * order, without gaps, each range verified before it is passed on.
+ * Return 0 or a negative errno; zckup reports the failure with its message.
+ */
+struct zckup_sink_ops {
+	int (*write)(void *user, uint64_t off, const void *p, size_t n);
+	/* The whole image was written and verified (size bytes): make it durable. */
+	int (*commit)(void *user, uint64_t size);
+	/* The update failed: undo what can be undone. May be NULL. */
+	void (*abort)(void *user);
+};
+
+/* Called for each chunk once it is verified and passed on, in image order. */
+typedef void (*zckup_chunk_fn)(void *user, size_t index, enum zckup_origin origin,
+			       size_t source, uint64_t offset);
 
 struct zckup_apply_opts {
 	const zckup_header *header;  /* authenticated header of the new image */
 	const char *url;             /* where the .zck is: a path or file://PATH */
 	const struct zckup_source *sources;
 	size_t n_sources;
-	const char *target;          /* raw target: block device or file, written in place */
-	const char *output;          /* or: a file replaced atomically (exactly one of the two) */
 	size_t max_ranges;           /* 0 = 150 */
+	/* The destination: exactly one of target, output, exec, use_fd, sink. */
+	const char *target;          /* raw: block device or file, written in place */
+	uint64_t target_offset;      /* raw: the image starts here */
+	int no_in_place;             /* raw: rewrite every chunk, even those already there */
+	const char *output;          /* a file replaced atomically */
+	const char *exec;            /* a shell command that reads the image on its stdin */
+	int use_fd;                  /* 1: stream the image to fd (e.g. STDOUT_FILENO) */
+	int fd;
+	const struct zckup_sink_ops *sink; /* custom sink, with sink_user */
+	void *sink_user;
+	zckup_chunk_fn on_chunk;     /* optional */
+	void *chunk_user;
 };
 
 struct zckup_apply_stats {
@@ -208,20 +255,36 @@ struct zckup_apply_stats {
 	uint64_t seed_bytes;         /* uncompressed bytes reused from sources */
 	uint64_t net_bytes;          /* uncompressed bytes of fetched chunks */
 	uint64_t fetched_bytes;      /* bytes read from the .zck (what the wire would carry) */
+	uint64_t in_place_bytes;     /* bytes the target already held: checked, not written */
+	uint64_t written_bytes;      /* bytes written to the destination */
 	size_t n_seed;
 	size_t n_net;
+	size_t n_in_place;
 	size_t n_requests;
 	size_t n_ranges;
 	double seconds;
 };
 
 /*
- * Writes the image described by o->header to o->target. Every chunk is checked
- * against its digest before it is written; when the header carries zckup's
- * whole-image digest, that is checked too. The target is synced before success.
+ * Writes the image described by o->header to the destination. Every chunk is
+ * checked against its digest before it is passed on; when the header carries
+ * zckup's whole-image digest, that is checked before commit. A raw target is
+ * first read to find chunks already at their place (resume after an
+ * interruption, fewer writes onto a slot that holds most of the image); those
+ * are neither fetched nor rewritten. On failure the destination is aborted:
+ * an atomic output is left untouched, a command is killed.
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 					     struct zckup_apply_stats *out);
+
+/*
+ * Size of the ext2/3/4 or squashfs filesystem at the start of path (a
+ * partition or file), for zckup_source.size: a filesystem inside a larger
+ * partition is indexed only as far as it reaches. -EBADMSG when none is found
+ * or the filesystem claims more bytes than path has.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_detect_fs_size(zckup_ctx *ctx, const char *path,
+						      uint64_t *out_size);
 
 ZCKUP_API const char *zckup_version(void);
 

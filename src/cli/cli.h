@@ -26,10 +26,13 @@ enum cli_exit {
 	EXIT_CANCELLED = 8,     /* interrupted */
 };
 
+enum cli_progress_mode { CLI_PROGRESS_NONE, CLI_PROGRESS_BAR, CLI_PROGRESS_JSON };
+
 struct cli_common {
 	bool json;
 	bool quiet;
-	bool progress; /* stderr is a terminal and not quiet */
+	enum cli_progress_mode progress;
+	FILE *report; /* where summaries and JSON go: stdout, or stderr when stdout is the image */
 };
 
 /* Maps a negative library code to an exit status. */
@@ -51,15 +54,20 @@ void cli_json_str(FILE *f, const char *s);
 /* Human size: "12.3 MiB". */
 const char *cli_human(uint64_t bytes, char *buf, size_t cap);
 
-/* Installs the stderr progress printer and the warning logger on ctx. */
+/* --progress bar|json|none; false when arg is none of them. */
+bool cli_parse_progress(const char *arg, enum cli_progress_mode *out);
+/* Defaults: a bar when stderr is a terminal and not --quiet; report on stdout. */
+void cli_common_defaults(struct cli_common *c, bool progress_given);
+/* Installs the progress printer and the warning logger on ctx. */
 void cli_attach(zckup_ctx *ctx, const struct cli_common *c);
-/* Ends a progress line, if one is showing. */
+/* Ends a progress bar line, if one is showing. */
 void cli_progress_done(void);
 
 #define CLI_MAX_SOURCES 16
 
 struct cli_sources {
 	struct zckup_source v[CLI_MAX_SOURCES];
+	bool detect[CLI_MAX_SOURCES]; /* --source-size detect */
 	size_t n;
 };
 
@@ -67,6 +75,8 @@ struct cli_sources {
 int cli_add_source(struct cli_sources *s, const char *path);
 /* --source-size N: sets the size of the --source given before it. */
 int cli_set_source_size(struct cli_sources *s, const char *arg);
+/* Replaces "detect" sizes by the filesystem size; returns 0 or an exit status. */
+int cli_resolve_sizes(zckup_ctx *ctx, struct cli_sources *s);
 /* Turns "file://PATH" into PATH; other strings are returned unchanged. */
 const char *cli_url_path(const char *url);
 

@@ -187,69 +187,13 @@ const char *cli_human(uint64_t bytes, char *buf, size_t cap)
 	return buf;
 }
 
-/* ---- stderr progress and log ------------------------------------------- */
-
-static bool progress_showing;
-
-static const char *phase_name(enum zckup_phase p)
-{
-	switch (p) {
-	case ZCKUP_PHASE_INDEX:
-		return "indexing";
-	case ZCKUP_PHASE_FETCH:
-		return "fetching";
-	case ZCKUP_PHASE_WRITE:
-		return "writing";
-	case ZCKUP_PHASE_MAKE:
-		return "compressing";
-	}
-	return "working";
-}
-
-static void progress_print(void *user, const struct zckup_progress *p)
-{
-	char done[32], total[32];
-
-	(void)user;
-	cli_human(p->done_bytes, done, sizeof(done));
-	if (p->total_bytes) {
-		cli_human(p->total_bytes, total, sizeof(total));
-		fprintf(stderr, "\r%-12s %5.1f%%  %s / %s   ", phase_name(p->phase),
-			100.0 * (double)p->done_bytes / (double)p->total_bytes, done, total);
-	} else {
-		fprintf(stderr, "\r%-12s %s   ", phase_name(p->phase), done);
-	}
-	progress_showing = true;
-}
-
-void cli_progress_done(void)
-{
-	if (progress_showing)
-		fputs("\n", stderr);
-	progress_showing = false;
-}
-
-static void log_print(void *user, enum zckup_log_level lvl, const char *module, const char *msg)
-{
-	(void)user;
-	(void)module;
-	cli_progress_done();
-	fprintf(stderr, "zckup: %s%s\n", lvl == ZCKUP_LOG_WARNING ? "warning: " : "", msg);
-}
-
-void cli_attach(zckup_ctx *ctx, const struct cli_common *c)
-{
-	zckup_set_log(ctx, c->quiet ? ZCKUP_LOG_ERROR : ZCKUP_LOG_WARNING, log_print, NULL);
-	if (c->progress)
-		zckup_set_progress(ctx, progress_print, NULL);
-}
-
 int cli_add_source(struct cli_sources *s, const char *path)
 {
 	if (s->n == CLI_MAX_SOURCES)
 		return cli_usage_error("at most %d --source options", CLI_MAX_SOURCES);
 	s->v[s->n].path = path;
 	s->v[s->n].size = 0;
+	s->detect[s->n] = false;
 	s->n++;
 	return EXIT_OK;
 }
@@ -260,10 +204,29 @@ int cli_set_source_size(struct cli_sources *s, const char *arg)
 
 	if (s->n == 0)
 		return cli_usage_error("--source-size applies to the --source before it");
+	if (!strcmp(arg, "detect")) {
+		s->detect[s->n - 1] = true;
+		return EXIT_OK;
+	}
 	if (!cli_parse_size(arg, &v) || v == 0)
 		return cli_usage_error("--source-size wants a size like 1048576, 512M or 2G, not '%s'",
 				       arg);
 	s->v[s->n - 1].size = v;
+	s->detect[s->n - 1] = false;
+	return EXIT_OK;
+}
+
+int cli_resolve_sizes(zckup_ctx *ctx, struct cli_sources *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		int r;
+
+		if (!s->detect[i])
+			continue;
+		r = zckup_detect_fs_size(ctx, s->v[i].path, &s->v[i].size);
+		if (r < 0)
+			return cli_fail(ctx, r, "--source-size detect");
+	}
 	return EXIT_OK;
 }
 

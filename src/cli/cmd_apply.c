@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* zckup apply: old image(s) + header + .zck -> new image on the target. */
+/* zckup apply: old image(s) + header + .zck -> new image at the destination. */
 #define _GNU_SOURCE 1
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 
 static const char apply_usage[] =
-	"Usage: zckup apply [--header NEW.zckh] --url NEW.zck --source OLD\n"
-	"                   (--target DEV|--output FILE)\n"
-	"Write the new image to OUT, reusing every chunk the sources hold and reading only\n"
-	"the missing chunks from NEW.zck. Every chunk is verified before it is written.\n"
+	"Usage: zckup apply [--header NEW.zckh] --url NEW.zck [--source OLD ...] DESTINATION\n"
+	"Write the new image, reusing every chunk the sources hold and reading only the\n"
+	"missing chunks from NEW.zck. Every chunk is verified before it is written.\n"
 	"\n"
 	"  -H, --header FILE        the new image's header (.zckh or .zck); default: read it\n"
 	"                           from --url\n"
@@ -20,127 +20,220 @@ static const char apply_usage[] =
 	"  -u, --url URL            where the .zck is: a path or file://PATH\n"
 	"  -s, --source PATH        an image the device holds (file or block device);\n"
 	"                           may be given up to 16 times\n"
-	"  -S, --source-size N      index only the first N bytes of the --source before it\n"
-	"  -t, --target PATH        write the image here (file or block device), in place\n"
-	"  -o, --output FILE        or: replace FILE atomically with the image (temporary\n"
-	"                           file beside it, renamed once verified and synced)\n"
+	"  -S, --source-size N      index only the first N bytes of the --source before it,\n"
+	"                           or 'detect': the size of its ext2/3/4 or squashfs\n"
 	"  -r, --max-ranges N       byte ranges per request (default 150)\n"
+	"Destination, exactly one of:\n"
+	"  -t, --target PATH        a block device or file, written in place; chunks it\n"
+	"                           already holds are checked, not fetched nor rewritten\n"
+	"      --target-offset N    the image starts N bytes into the target\n"
+	"      --rewrite-all        write every chunk, even those already in place\n"
+	"  -o, --output FILE        a file replaced atomically (temporary file beside it,\n"
+	"                           renamed once verified and synced); '-' = stdout\n"
+	"  -e, --exec CMD           stream the image into CMD's stdin (/bin/sh -c CMD);\n"
+	"                           CMD's exit status decides success\n"
+	"Reporting:\n"
+	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
+	"      --debug-chunks       print every chunk and where it came from (stderr)\n"
 	"      --json               print the summary as JSON\n"
 	"  -q, --quiet              no progress, no summary\n"
 	"  -h, --help               this help\n";
 
-static void print_summary(const struct zckup_apply_stats *s, bool json)
+static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], e[32];
 
 	if (json) {
-		printf("{\"image_bytes\":%" PRIu64 ",\"reused_bytes\":%" PRIu64
-		       ",\"fetched_uncompressed_bytes\":%" PRIu64 ",\"fetched_bytes\":%" PRIu64
-		       ",\"reused_chunks\":%zu,\"fetched_chunks\":%zu,\"requests\":%zu"
-		       ",\"ranges\":%zu,\"seconds\":%.3f}\n",
-		       s->image_bytes, s->seed_bytes, s->net_bytes, s->fetched_bytes, s->n_seed,
-		       s->n_net, s->n_requests, s->n_ranges, s->seconds);
+		fprintf(f,
+			"{\"image_bytes\":%" PRIu64 ",\"reused_bytes\":%" PRIu64
+			",\"fetched_uncompressed_bytes\":%" PRIu64 ",\"fetched_bytes\":%" PRIu64
+			",\"in_place_bytes\":%" PRIu64 ",\"written_bytes\":%" PRIu64
+			",\"reused_chunks\":%zu,\"fetched_chunks\":%zu,\"in_place_chunks\":%zu"
+			",\"requests\":%zu,\"ranges\":%zu,\"seconds\":%.3f}\n",
+			s->image_bytes, s->seed_bytes, s->net_bytes, s->fetched_bytes,
+			s->in_place_bytes, s->written_bytes, s->n_seed, s->n_net, s->n_in_place,
+			s->n_requests, s->n_ranges, s->seconds);
 		return;
 	}
-	printf("reused:  %s in %zu chunks (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
-	       s->n_seed,
-	       s->image_bytes ? 100.0 * (double)s->seed_bytes / (double)s->image_bytes : 0.0);
-	printf("fetched: %s compressed for %s in %zu chunks (%zu ranges)\n",
-	       cli_human(s->fetched_bytes, b, sizeof(b)), cli_human(s->net_bytes, c, sizeof(c)),
-	       s->n_net, s->n_ranges);
-	printf("total:   %s written and verified in %.2f s\n",
-	       cli_human(s->image_bytes, d, sizeof(d)), s->seconds);
+	fprintf(f, "reused:   %s in %zu chunks (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
+		s->n_seed,
+		s->image_bytes ? 100.0 * (double)s->seed_bytes / (double)s->image_bytes : 0.0);
+	if (s->n_in_place)
+		fprintf(f, "in place: %s in %zu chunks already in the target\n",
+			cli_human(s->in_place_bytes, e, sizeof(e)), s->n_in_place);
+	fprintf(f, "fetched:  %s compressed for %s in %zu chunks (%zu ranges)\n",
+		cli_human(s->fetched_bytes, b, sizeof(b)), cli_human(s->net_bytes, c, sizeof(c)),
+		s->n_net, s->n_ranges);
+	fprintf(f, "total:    %s verified, %s written in %.2f s\n",
+		cli_human(s->image_bytes, d, sizeof(d)),
+		cli_human(s->written_bytes, a, sizeof(a)), s->seconds);
 }
 
 struct apply_args {
 	const char *header;
 	const char *pin;
+	bool debug_chunks;
+	bool progress_given;
 	struct cli_sources src;
 	struct zckup_apply_opts ao;
 	struct cli_common com;
 };
 
+enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_PROGRESS, OPT_DEBUG_CHUNKS,
+       OPT_JSON };
+
+static int parse_one(int c, struct apply_args *a)
+{
+	long v;
+
+	switch (c) {
+	case 'H':
+		a->header = optarg;
+		return EXIT_OK;
+	case OPT_PIN:
+		a->pin = optarg;
+		return EXIT_OK;
+	case 'u':
+		a->ao.url = optarg;
+		return EXIT_OK;
+	case 's':
+		return cli_add_source(&a->src, optarg);
+	case 'S':
+		return cli_set_source_size(&a->src, optarg);
+	case 't':
+		a->ao.target = optarg;
+		return EXIT_OK;
+	case OPT_TARGET_OFFSET:
+		if (!cli_parse_size(optarg, &a->ao.target_offset))
+			return cli_usage_error("--target-offset wants a size, not '%s'", optarg);
+		return EXIT_OK;
+	case OPT_REWRITE_ALL:
+		a->ao.no_in_place = 1;
+		return EXIT_OK;
+	case 'o':
+		if (!strcmp(optarg, "-")) {
+			a->ao.use_fd = 1;
+			a->ao.fd = STDOUT_FILENO;
+		} else {
+			a->ao.output = optarg;
+		}
+		return EXIT_OK;
+	case 'e':
+		a->ao.exec = optarg;
+		return EXIT_OK;
+	case 'r':
+		if (!cli_parse_int(optarg, 1, 150, &v))
+			return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
+		a->ao.max_ranges = (size_t)v;
+		return EXIT_OK;
+	case OPT_PROGRESS:
+		a->progress_given = true;
+		return cli_parse_progress(optarg, &a->com.progress)
+			       ? EXIT_OK
+			       : cli_usage_error("--progress wants bar, json or none");
+	case OPT_DEBUG_CHUNKS:
+		a->debug_chunks = true;
+		return EXIT_OK;
+	case OPT_JSON:
+		a->com.json = true;
+		return EXIT_OK;
+	case 'q':
+		a->com.quiet = true;
+		return EXIT_OK;
+	default:
+		return EXIT_USAGE;
+	}
+}
+
+static int check_args(struct apply_args *a)
+{
+	int dests = !!a->ao.target + !!a->ao.output + !!a->ao.use_fd + !!a->ao.exec;
+
+	if (dests != 1)
+		return cli_usage_error("apply needs exactly one of --target, --output, -o - or --exec");
+	if ((a->ao.target_offset || a->ao.no_in_place) && !a->ao.target)
+		return cli_usage_error("--target-offset and --rewrite-all go with --target");
+	if (!a->header && !a->ao.url)
+		return cli_usage_error("apply needs --url (and/or --header)");
+	if (!a->header)
+		a->header = cli_url_path(a->ao.url);
+	/* When the image goes to stdout, everything else goes to stderr. */
+	if (a->ao.use_fd)
+		a->com.report = stderr;
+	cli_common_defaults(&a->com, a->progress_given);
+	return EXIT_OK;
+}
+
+/* Returns EXIT_OK, an exit status, or -1 after --help. */
 static int parse_args(int argc, char **argv, struct apply_args *a)
 {
 	static const struct option opts[] = {
 		{ "header", required_argument, NULL, 'H' },
-		{ "header-sha256", required_argument, NULL, 'P' },
+		{ "header-sha256", required_argument, NULL, OPT_PIN },
 		{ "url", required_argument, NULL, 'u' },
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
 		{ "target", required_argument, NULL, 't' },
+		{ "target-offset", required_argument, NULL, OPT_TARGET_OFFSET },
+		{ "rewrite-all", no_argument, NULL, OPT_REWRITE_ALL },
 		{ "output", required_argument, NULL, 'o' },
+		{ "exec", required_argument, NULL, 'e' },
 		{ "max-ranges", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "progress", required_argument, NULL, OPT_PROGRESS },
+		{ "debug-chunks", no_argument, NULL, OPT_DEBUG_CHUNKS },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long v;
 	int c, r;
 
 	a->ao.max_ranges = 150;
-	while ((c = getopt_long(argc, argv, "H:u:s:S:t:o:r:qh", opts, NULL)) != -1) {
-		r = EXIT_OK;
-		switch (c) {
-		case 'H':
-			a->header = optarg;
-			break;
-		case 'P':
-			a->pin = optarg;
-			break;
-		case 'u':
-			a->ao.url = optarg;
-			break;
-		case 's':
-			r = cli_add_source(&a->src, optarg);
-			break;
-		case 'S':
-			r = cli_set_source_size(&a->src, optarg);
-			break;
-		case 't':
-			a->ao.target = optarg;
-			break;
-		case 'o':
-			a->ao.output = optarg;
-			break;
-		case 'r':
-			if (!cli_parse_int(optarg, 1, 150, &v))
-				return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
-			a->ao.max_ranges = (size_t)v;
-			break;
-		case 'j':
-			a->com.json = true;
-			break;
-		case 'q':
-			a->com.quiet = true;
-			break;
-		case 'h':
+	while ((c = getopt_long(argc, argv, "H:u:s:S:t:o:e:r:qh", opts, NULL)) != -1) {
+		if (c == 'h') {
 			fputs(apply_usage, stdout);
 			return -1;
-		default:
-			return EXIT_USAGE;
 		}
+		r = parse_one(c, a);
 		if (r != EXIT_OK)
 			return r;
 	}
 	if (optind != argc)
 		return cli_usage_error("apply takes no operand '%s'; use --url/--source/--target",
 				       argv[optind]);
-	if (!a->ao.target == !a->ao.output)
-		return cli_usage_error("apply needs one of --target (in place) or --output (atomic)");
-	if (!a->header && !a->ao.url)
-		return cli_usage_error("apply needs --url (and/or --header)");
-	if (!a->header)
-		a->header = cli_url_path(a->ao.url);
-	a->com.progress = !a->com.quiet && isatty(STDERR_FILENO);
-	return EXIT_OK;
+	return check_args(a);
+}
+
+struct chunk_printer {
+	const zckup_header *h;
+	const struct cli_sources *src;
+};
+
+static void print_chunk(void *user, size_t i, enum zckup_origin origin, size_t source,
+			uint64_t offset)
+{
+	const struct chunk_printer *cp = user;
+	struct zckup_chunk_info c;
+
+	zckup_header_get_chunk(cp->h, i, &c);
+	cli_progress_done();
+	if (origin == ZCKUP_FROM_SOURCE)
+		fprintf(stderr, "chunk %8zu %12" PRIu64 " %7" PRIu64 "  source %s @ %" PRIu64 "\n",
+			i, c.image_offset, c.bytes, cp->src->v[source].path, offset);
+	else if (origin == ZCKUP_FROM_TARGET)
+		fprintf(stderr, "chunk %8zu %12" PRIu64 " %7" PRIu64 "  in place\n", i,
+			c.image_offset, c.bytes);
+	else
+		fprintf(stderr, "chunk %8zu %12" PRIu64 " %7" PRIu64 "  fetched %" PRIu64
+			" bytes @ %" PRIu64 "\n",
+			i, c.image_offset, c.bytes, c.comp_bytes, c.file_offset);
 }
 
 int cmd_apply(int argc, char **argv)
 {
 	struct apply_args a = { 0 };
 	struct zckup_apply_stats st = { 0 };
+	struct chunk_printer cp = { 0 };
 	uint8_t pin[ZCKUP_DIGEST_LEN];
 	zckup_header *h = NULL;
 	zckup_ctx *ctx;
@@ -155,6 +248,9 @@ int cmd_apply(int argc, char **argv)
 	if (!ctx)
 		return EXIT_IO;
 	cli_attach(ctx, &a.com);
+	r = cli_resolve_sizes(ctx, &a.src);
+	if (r != EXIT_OK)
+		goto out;
 	r = zckup_header_open(ctx, a.header, a.pin ? pin : NULL, &h);
 	if (r == 0) {
 		a.ao.header = h;
@@ -162,13 +258,20 @@ int cmd_apply(int argc, char **argv)
 		a.ao.n_sources = a.src.n;
 		if (a.ao.url)
 			a.ao.url = cli_url_path(a.ao.url);
+		if (a.debug_chunks) {
+			cp.h = h;
+			cp.src = &a.src;
+			a.ao.on_chunk = print_chunk;
+			a.ao.chunk_user = &cp;
+		}
 		r = zckup_apply(ctx, &a.ao, &st);
 	}
 	cli_progress_done();
 	if (r < 0)
 		r = cli_fail(ctx, r, "apply");
 	else if (!a.com.quiet)
-		print_summary(&st, a.com.json);
+		print_summary(a.com.report, &st, a.com.json);
+out:
 	zckup_header_free(h);
 	zckup_ctx_free(ctx);
 	return r;

@@ -19,6 +19,7 @@ static const char make_usage[] =
 	"  -l, --level N           zstd level 1..22 (default 19)\n"
 	"  -t, --threads N         compression threads (default: online CPUs)\n"
 	"      --json              print the summary as JSON\n"
+	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
 	"  -h, --help              this help\n";
 
@@ -54,6 +55,7 @@ int cmd_make(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -61,6 +63,7 @@ int cmd_make(int argc, char **argv)
 	struct zckup_make_stats st = { 0 };
 	struct cli_common com = { 0 };
 	zckup_ctx *ctx;
+	bool progress_given = false;
 	long v;
 	int c, r;
 
@@ -88,6 +91,11 @@ int cmd_make(int argc, char **argv)
 		case 'q':
 			com.quiet = true;
 			break;
+		case 'p':
+			if (!cli_parse_progress(optarg, &com.progress))
+				return cli_usage_error("--progress wants bar, json or none");
+			progress_given = true;
+			break;
 		case 'h':
 			fputs(make_usage, stdout);
 			return EXIT_OK;
@@ -100,7 +108,7 @@ int cmd_make(int argc, char **argv)
 	if (!mo.output)
 		return cli_usage_error("make needs -o NEW.zck");
 	mo.image = argv[optind];
-	com.progress = !com.quiet && isatty(STDERR_FILENO);
+	cli_common_defaults(&com, progress_given);
 	ctx = zckup_ctx_new();
 	if (!ctx)
 		return EXIT_IO;

@@ -16,10 +16,14 @@ static const char plan_usage[] =
 	"  -s, --source PATH        an image the device holds (file or block device);\n"
 	"                           may be given up to 16 times\n"
 	"  -S, --source-size N      index only the first N bytes of the --source before it\n"
-	"                           (suffixes K, M, G, T: powers of 1024)\n"
+	"                           (suffixes K, M, G, T: powers of 1024), or 'detect':\n"
+	"                           the size of the ext2/3/4 or squashfs filesystem in it\n"
+	"  -t, --target PATH        also count the chunks this target already holds in place\n"
+	"      --target-offset N    the image starts N bytes into the target\n"
 	"  -r, --max-ranges N       byte ranges per HTTP request (default 150)\n"
 	"  -c, --chunks             list every chunk and where it comes from\n"
 	"      --json               print JSON\n"
+	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet              no progress\n"
 	"  -h, --help               this help\n";
 
@@ -38,7 +42,10 @@ static void print_chunks(const zckup_header *h, const zckup_plan *p, bool json)
 
 		zckup_header_get_chunk(h, i, &c);
 		zckup_plan_get_chunk(p, i, &pc);
-		if (json && pc.from_source)
+		if (json && pc.origin == ZCKUP_FROM_TARGET)
+			printf("%s{\"index\":%zu,\"bytes\":%" PRIu64 ",\"from\":\"target\"}",
+			       i ? "," : "", i, c.bytes);
+		else if (json && pc.from_source)
 			printf("%s{\"index\":%zu,\"bytes\":%" PRIu64 ",\"from\":\"source\""
 			       ",\"source\":%zu,\"source_offset\":%" PRIu64 "}",
 			       i ? "," : "", i, c.bytes, pc.source, pc.source_offset);
@@ -46,6 +53,8 @@ static void print_chunks(const zckup_header *h, const zckup_plan *p, bool json)
 			printf("%s{\"index\":%zu,\"bytes\":%" PRIu64 ",\"from\":\"fetch\""
 			       ",\"file_offset\":%" PRIu64 ",\"comp_bytes\":%" PRIu64 "}",
 			       i ? "," : "", i, c.bytes, c.file_offset, c.comp_bytes);
+		else if (pc.origin == ZCKUP_FROM_TARGET)
+			printf("%8zu %8" PRIu64 " keep   already in the target\n", i, c.bytes);
 		else if (pc.from_source)
 			printf("%8zu %8" PRIu64 " reuse  source %zu @ %" PRIu64 "\n", i, c.bytes,
 			       pc.source, pc.source_offset);
@@ -69,9 +78,11 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 		       ",\"reused_bytes\":%" PRIu64 ",\"fetch_uncompressed_bytes\":%" PRIu64
 		       ",\"fetch_compressed_bytes\":%" PRIu64 ",\"fetch_bytes\":%" PRIu64
 		       ",\"ranges\":%zu,\"requests\":%zu,\"max_ranges\":%zu"
-		       ",\"source_bytes\":%" PRIu64,
+		       ",\"source_bytes\":%" PRIu64 ",\"in_place_chunks\":%zu"
+		       ",\"in_place_bytes\":%" PRIu64,
 		       s.n_chunks, s.n_seed, s.n_net, s.seed_bytes, s.net_bytes, s.net_comp_bytes,
-		       s.fetch_bytes, s.n_ranges, s.n_requests, max_ranges, s.source_bytes);
+		       s.fetch_bytes, s.n_ranges, s.n_requests, max_ranges, s.source_bytes,
+		       s.n_in_place, s.in_place_bytes);
 		if (chunks)
 			print_chunks(h, p, true);
 		printf("}\n");
@@ -79,7 +90,10 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	}
 	if (chunks)
 		print_chunks(h, p, false);
-	printf("chunks:        %zu (%zu reused, %zu to fetch)\n", s.n_chunks, s.n_seed, s.n_net);
+	printf("chunks:        %zu (%zu reused, %zu to fetch", s.n_chunks, s.n_seed, s.n_net);
+	if (s.n_in_place)
+		printf(", %zu already in the target", s.n_in_place);
+	printf(")\n");
 	printf("reused:        %" PRIu64 " bytes (%s)\n", s.seed_bytes,
 	       cli_human(s.seed_bytes, a, sizeof(a)));
 	printf("to fetch:      %" PRIu64 " compressed bytes (%s; %s uncompressed)\n",
@@ -95,9 +109,12 @@ int cmd_plan(int argc, char **argv)
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
 		{ "max-ranges", required_argument, NULL, 'r' },
+		{ "target", required_argument, NULL, 't' },
+		{ "target-offset", required_argument, NULL, 'T' },
 		{ "chunks", no_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "progress", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -108,11 +125,12 @@ int cmd_plan(int argc, char **argv)
 	zckup_plan *p = NULL;
 	bool chunks = false;
 	zckup_ctx *ctx;
+	bool progress_given = false;
 	long v;
 	int c, r;
 
 	po.max_ranges = 150;
-	while ((c = getopt_long(argc, argv, "s:S:r:cqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:t:cqh", opts, NULL)) != -1) {
 		r = EXIT_OK;
 		switch (c) {
 		case 's':
@@ -126,6 +144,13 @@ int cmd_plan(int argc, char **argv)
 				return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
 			po.max_ranges = (size_t)v;
 			break;
+		case 't':
+			po.target = optarg;
+			break;
+		case 'T':
+			if (!cli_parse_size(optarg, &po.target_offset))
+				return cli_usage_error("--target-offset wants a size, not '%s'", optarg);
+			break;
 		case 'c':
 			chunks = true;
 			break;
@@ -134,6 +159,11 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case 'q':
 			com.quiet = true;
+			break;
+		case 'p':
+			if (!cli_parse_progress(optarg, &com.progress))
+				return cli_usage_error("--progress wants bar, json or none");
+			progress_given = true;
 			break;
 		case 'h':
 			fputs(plan_usage, stdout);
@@ -146,13 +176,16 @@ int cmd_plan(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("plan wants exactly one HEADER (.zck or .zckh)");
-	com.progress = !com.quiet && isatty(STDERR_FILENO);
+	cli_common_defaults(&com, progress_given);
 	po.sources = src.v;
 	po.n_sources = src.n;
 	ctx = zckup_ctx_new();
 	if (!ctx)
 		return EXIT_IO;
 	cli_attach(ctx, &com);
+	r = cli_resolve_sizes(ctx, &src);
+	if (r != EXIT_OK)
+		goto out;
 	r = zckup_header_open(ctx, argv[optind], NULL, &h);
 	if (r == 0)
 		r = zckup_plan_new(ctx, h, &po, &p);
@@ -161,6 +194,7 @@ int cmd_plan(int argc, char **argv)
 		r = cli_fail(ctx, r, "plan");
 	else
 		print_plan(h, p, po.max_ranges, com.json, chunks);
+out:
 	zckup_plan_free(p);
 	zckup_header_free(h);
 	zckup_ctx_free(ctx);

@@ -37,7 +37,7 @@ struct asm_state {
 	struct zu_fetch_rec rec; /* current record, borrowed from the fetcher */
 	size_t rec_pos;          /* bytes of rec already consumed */
 	/* counters */
-	uint64_t written;
+	uint64_t pos;            /* image bytes handled so far */
 	uint64_t reported;
 	uint64_t fetch_bytes0;
 	struct zu_assemble_stats st;
@@ -83,6 +83,9 @@ static int net_next_record(struct asm_state *s, uint64_t want, struct zu_err *er
 				return r;
 			if (r == 1) {
 				s->rec_pos = 0;
+				zu_progress_report(&s->p->progress, ZU_PHASE_FETCH,
+						   s->p->fetch->bytes - s->fetch_bytes0,
+						   plan->fetch_bytes);
 				return 0;
 			}
 			s->batch_open = false;
@@ -242,7 +245,25 @@ static int seed_chunk(struct asm_state *s, const struct zu_chunk *c,
 	return 0;
 }
 
-static int emit(struct asm_state *s, const struct zu_chunk *c, const uint8_t *data,
+/* A chunk the target already holds: read back and verified again, not written. */
+static int in_place_chunk(struct asm_state *s, const struct zu_chunk *c, struct zu_err *err)
+{
+	uint64_t off = s->p->target_offset + c->image_offset;
+	int r;
+
+	if (s->p->target_fd < 0)
+		return zu_err_set(err, -EINVAL, "in-place chunk without a readable target");
+	r = zu_io_pread_full(s->p->target_fd, s->ubuf, (size_t)c->len, off, err);
+	if (r == 0)
+		r = check_digest(s, s->ubuf, (size_t)c->len, c->udigest, "uncompressed", err);
+	if (r < 0)
+		return zu_err_prefix(err, "target offset %" PRIu64 " changed since it was checked",
+				     off);
+	return 0;
+}
+
+/* Hashes the verified chunk into the image digest and, unless in place, writes it. */
+static int emit(struct asm_state *s, const struct zu_chunk *c, const uint8_t *data, bool write,
 		struct zu_err *err)
 {
 	struct zu_sink *sink = s->p->sink;
@@ -251,13 +272,16 @@ static int emit(struct asm_state *s, const struct zu_chunk *c, const uint8_t *da
 	r = zu_sha256_update(&s->image_sha, data, (size_t)c->len, err);
 	if (r < 0)
 		return r;
-	r = sink->ops->write_at(sink->priv, c->image_offset, data, (size_t)c->len, err);
-	if (r < 0)
-		return zu_err_prefix(err, "%s sink", sink->ops->name);
-	s->written += c->len;
-	if (s->written - s->reported >= PROGRESS_STEP) {
-		s->reported = s->written;
-		zu_progress_report(&s->p->progress, ZU_PHASE_WRITE, s->written, s->p->h->image_len);
+	if (write) {
+		r = sink->ops->write_at(sink->priv, c->image_offset, data, (size_t)c->len, err);
+		if (r < 0)
+			return zu_err_prefix(err, "%s sink", sink->ops->name);
+		s->st.written_bytes += c->len;
+	}
+	s->pos += c->len;
+	if (s->pos - s->reported >= PROGRESS_STEP) {
+		s->reported = s->pos;
+		zu_progress_report(&s->p->progress, ZU_PHASE_WRITE, s->pos, s->p->h->image_len);
 	}
 	return 0;
 }
@@ -271,11 +295,15 @@ static int one_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 
 	if (c->len > s->buf_len || c->comp_len > s->buf_len)
 		return zu_err_set(err, -EINVAL, "chunk larger than the header's largest chunk");
-	if (c->image_offset != s->written)
+	if (c->image_offset != s->pos)
 		return zu_err_set(err, -EINVAL,
 				  "image offset %" PRIu64 " where %" PRIu64 " was expected",
-				  c->image_offset, s->written);
-	if (loc->source != ZU_NO_SOURCE) {
+				  c->image_offset, s->pos);
+	if (loc->source == ZU_IN_PLACE) {
+		r = in_place_chunk(s, c, err);
+		s->st.n_in_place++;
+		s->st.in_place_bytes += c->len;
+	} else if (loc->source != ZU_NO_SOURCE) {
 		r = seed_chunk(s, c, loc, err);
 		s->st.n_seed++;
 		s->st.seed_bytes += c->len;
@@ -287,7 +315,9 @@ static int one_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 		s->st.net_bytes += c->len;
 	}
 	if (r == 0)
-		r = emit(s, c, data, err);
+		r = emit(s, c, data, loc->source != ZU_IN_PLACE, err);
+	if (r == 0 && s->p->on_chunk)
+		s->p->on_chunk(s->p->chunk_user, i, loc);
 	return r;
 }
 
@@ -305,9 +335,9 @@ static int finish(struct asm_state *s, struct zu_err *err)
 			return r;
 		s->batch_open = r == 1;
 	}
-	if (s->written != h->image_len)
+	if (s->pos != h->image_len)
 		return zu_err_set(err, -EINVAL, "chunks cover %" PRIu64 " of %" PRIu64 " bytes",
-				  s->written, h->image_len);
+				  s->pos, h->image_len);
 	r = zu_sha256_final(&s->image_sha, got, err);
 	if (r < 0)
 		return r;
@@ -317,7 +347,7 @@ static int finish(struct asm_state *s, struct zu_err *err)
 		return zu_err_set(err, -EILSEQ, "image digest mismatch: expected %s, got %s",
 				  want_hex, got_hex);
 	}
-	zu_progress_report(&s->p->progress, ZU_PHASE_WRITE, s->written, h->image_len);
+	zu_progress_report(&s->p->progress, ZU_PHASE_WRITE, s->pos, h->image_len);
 	return s->p->sink->ops->commit(s->p->sink->priv, h->image_len, err);
 }
 

@@ -28,15 +28,22 @@ struct zu_assemble_params {
 	size_t n_sources;
 	struct zu_fetch *fetch;    /* may be NULL when the plan has no NET chunk */
 	struct zu_sink *sink;
+	int target_fd;             /* readable target for ZU_IN_PLACE chunks, else -1 */
+	uint64_t target_offset;    /* the image starts here in the target */
 	struct zu_progress progress; /* ZU_PHASE_WRITE, total = image bytes */
 	const struct zu_limits *lim;
+	/* optional: told of each chunk once it is verified and passed on */
+	void (*on_chunk)(void *user, size_t index, const struct zu_seed_loc *loc);
+	void *chunk_user;
 };
 
 struct zu_assemble_stats {
 	uint64_t seed_bytes;
 	uint64_t net_bytes;
 	uint64_t fetched_bytes;
-	size_t n_seed, n_net;
+	uint64_t in_place_bytes;   /* already in the target: checked, not written */
+	uint64_t written_bytes;    /* handed to the sink */
+	size_t n_seed, n_net, n_in_place;
 	size_t n_requests, n_ranges;
 };
 

@@ -129,8 +129,8 @@ static int table_slots(struct ix_table *t, size_t n_runs, struct zu_err *err)
  * Builds the lookup over the target chunks that a source chunk can match
  * (length 1..ZU_INDEX_CARRY: the chunker never cuts longer ones) and counts them.
  */
-static int table_build(struct ix_table *t, const struct zu_header *h, size_t *out_n,
-		       struct zu_err *err)
+static int table_build(struct ix_table *t, const struct zu_header *h, const bool *skip,
+		       size_t *out_n, struct zu_err *err)
 {
 	size_t n_runs = 0, head = 0;
 
@@ -142,7 +142,7 @@ static int table_build(struct ix_table *t, const struct zu_header *h, size_t *ou
 	for (size_t i = 0; i < h->n_chunks; i++) {
 		const struct zu_chunk *c = &h->chunks[i];
 
-		if (c->len == 0 || c->len > ZU_INDEX_CARRY)
+		if (c->len == 0 || c->len > ZU_INDEX_CARRY || (skip && skip[i]))
 			continue;
 		t->len_bits[c->len / 64] |= UINT64_C(1) << (c->len % 64);
 		if (c->len > t->max_len)
@@ -318,7 +318,8 @@ static int locate_empty(struct ix_run *x, struct zu_err *err)
 	for (size_t i = 0; i < x->h->n_chunks; i++) {
 		const struct zu_chunk *ch = &x->h->chunks[i];
 
-		if (ch->len == 0 && memcmp(ch->udigest, empty, ZU_SHA256_LEN) == 0) {
+		if (x->locs[i].source == ZU_NO_SOURCE && ch->len == 0 &&
+		    memcmp(ch->udigest, empty, ZU_SHA256_LEN) == 0) {
 			x->locs[i] = (struct zu_seed_loc){ .source = 0, .offset = 0 };
 			x->st.n_found++;
 		}
@@ -359,9 +360,13 @@ int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 	if (r < 0)
 		return r;
 	x.h = p->h;
-	for (size_t i = 0; i < x.h->n_chunks; i++)
-		locs[i] = (struct zu_seed_loc){ .source = ZU_NO_SOURCE, .offset = 0 };
-	r = table_build(&x.t, x.h, &x.n_left, err);
+	for (size_t i = 0; i < x.h->n_chunks; i++) {
+		bool held = p->in_place && p->in_place[i];
+
+		locs[i] = (struct zu_seed_loc){ .source = held ? ZU_IN_PLACE : ZU_NO_SOURCE,
+						.offset = held ? x.h->chunks[i].image_offset : 0 };
+	}
+	r = table_build(&x.t, x.h, p->in_place, &x.n_left, err);
 	if (r == 0)
 		r = locate_empty(&x, err);
 	if (r < 0 || x.n_left == 0)

@@ -9,6 +9,7 @@
 #ifndef ZU_INDEX_H
 #define ZU_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,8 @@
 #include "progress.h"
 
 #define ZU_NO_SOURCE UINT32_MAX
+/* The target already holds the chunk at its final place (resume, wear). */
+#define ZU_IN_PLACE (UINT32_MAX - 1)
 
 /* Where a source holds a target chunk; source == ZU_NO_SOURCE when none does. */
 struct zu_seed_loc {
@@ -34,6 +37,7 @@ struct zu_index_params {
 	const struct zu_index_source *sources;
 	size_t n_sources;
 	struct zu_progress progress;  /* phase ZU_PHASE_INDEX, total = sum of sizes */
+	const bool *in_place;         /* NULL, or per target chunk: already in place, skip it */
 };
 
 struct zu_index_stats {
@@ -43,7 +47,8 @@ struct zu_index_stats {
 };
 
 /*
- * Fills locs[0..h->n_chunks) (caller-allocated). For a chunk held by several
+ * Fills locs[0..h->n_chunks) (caller-allocated); chunks marked in p->in_place
+ * get ZU_IN_PLACE (offset = their image offset) and are not looked for. For a chunk held by several
  * sources (or several places), the first source in order wins, then the
  * lowest offset. Every target chunk with the same digest gets the location.
  */

@@ -32,14 +32,17 @@ static int range_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Counts SEED/NET chunks and sums their lengths; -EOVERFLOW on absurd sums. */
+/* Counts SEED/NET/in-place chunks and sums their lengths; -EOVERFLOW on absurd sums. */
 static int plan_count(const struct zu_header *h, struct zu_plan *pl, struct zu_err *err)
 {
 	for (size_t i = 0; i < h->n_chunks; i++) {
 		const struct zu_chunk *c = &h->chunks[i];
 		int ovf = 0;
 
-		if (pl->locs[i].source != ZU_NO_SOURCE) {
+		if (pl->locs[i].source == ZU_IN_PLACE) {
+			pl->n_in_place++;
+			ovf = zu_add_overflow(pl->in_place_bytes, c->len, &pl->in_place_bytes);
+		} else if (pl->locs[i].source != ZU_NO_SOURCE) {
 			pl->n_seed++;
 			ovf = zu_add_overflow(pl->seed_bytes, c->len, &pl->seed_bytes);
 		} else {

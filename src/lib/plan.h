@@ -37,8 +37,8 @@ struct zu_plan {
 	struct zu_range *ranges;    /* owned; NET bytes (and the dict when needed) */
 	size_t n_ranges;
 	size_t max_ranges;
-	size_t n_seed, n_net;
-	uint64_t seed_bytes, net_bytes, net_comp_bytes, fetch_bytes;
+	size_t n_seed, n_net, n_in_place;
+	uint64_t seed_bytes, net_bytes, net_comp_bytes, fetch_bytes, in_place_bytes;
 	size_t n_requests;
 	bool need_dict;
 };

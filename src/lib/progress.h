@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-enum zu_phase { ZU_PHASE_INDEX, ZU_PHASE_FETCH, ZU_PHASE_WRITE, ZU_PHASE_MAKE };
+enum zu_phase { ZU_PHASE_INDEX, ZU_PHASE_FETCH, ZU_PHASE_WRITE, ZU_PHASE_MAKE, ZU_PHASE_CHECK };
 
 struct zu_progress {
 	void (*fn)(void *user, enum zu_phase phase, uint64_t done, uint64_t total);

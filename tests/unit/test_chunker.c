@@ -86,8 +86,13 @@ static uint32_t ref_feed(struct ref_hash *s, uint8_t c)
 	return s->h;
 }
 
-/* Cuts p[0..n); quirk=false is a deliberately wrong variant that does not re-feed the byte. */
-static void ref_chunk(const uint8_t *p, size_t n, bool quirk, struct cuts *out)
+/*
+ * Cuts p[0..n), re-feeding a hit byte before 8192 up to max_refeeds times in a row. zchunk's
+ * behaviour is REFEEDS_ZCK (it would loop forever past that, see chunker.c); smaller values are
+ * deliberately wrong variants, used to show that a test input depends on the quirk.
+ */
+#define REFEEDS_ZCK (ZU_CHUNKER_WINDOW - 1)
+static void ref_chunk(const uint8_t *p, size_t n, size_t max_refeeds, struct cuts *out)
 {
 	struct ref_hash s = { 0 };
 	uint64_t committed = 0, run = 0;
@@ -101,8 +106,7 @@ static void ref_chunk(const uint8_t *p, size_t n, bool quirk, struct cuts *out)
 			committed += run;
 			run = 0;
 			if (committed < ZU_CHUNKER_MIN) {
-				/* zchunk would loop forever once the window is all p[i]: stop like zu. */
-				if (quirk && refeeds + 1 < ZU_CHUNKER_WINDOW) {
+				if (refeeds < max_refeeds) {
 					refeeds++;
 					continue;
 				}
@@ -231,7 +235,7 @@ static void chunker_matches_spec_reference_on_mixed_data(void **state)
 	p = make_mixed(n);
 	assert_non_null(a);
 	assert_non_null(b);
-	ref_chunk(p, n, true, a);
+	ref_chunk(p, n, REFEEDS_ZCK, a);
 	zu_chunk(p, n, whole, b);
 	assert_same_cuts(a, b);
 	for (size_t i = 0; i < b->n; i++)
@@ -396,7 +400,7 @@ static void long_run_of_one_byte_is_cut_at_max(void **state)
 			assert_int_equal(a->len[i], ZU_CHUNKER_MAX);
 		assert_int_equal(a->len[3], 1000);
 		if (v % 64 == 0) {
-			ref_chunk(p, n, true, b);
+			ref_chunk(p, n, REFEEDS_ZCK, b);
 			assert_same_cuts(a, b);
 		}
 	}
@@ -456,8 +460,8 @@ static void restart_quirk_refeeds_the_hit_byte(void **state)
 		rng_seed(SEED + 1000 + s);
 		if (!build_quirk_input(p, sizeof(p)))
 			continue;
-		ref_chunk(p, sizeof(p), true, &quirk);
-		ref_chunk(p, sizeof(p), false, &plain);
+		ref_chunk(p, sizeof(p), REFEEDS_ZCK, &quirk);
+		ref_chunk(p, sizeof(p), 0, &plain);
 		if (quirk.len[0] == ZU_CHUNKER_MIN && plain.len[0] != ZU_CHUNKER_MIN)
 			break;
 	}
@@ -470,6 +474,35 @@ static void restart_quirk_refeeds_the_hit_byte(void **state)
 	rng_seed(SEED + 2000);
 	zu_chunk(p, sizeof(p), random_piece, &ours);
 	assert_same_cuts(&quirk, &ours);
+}
+
+/*
+ * Byte 8150 hits, and hits again when re-fed: zchunk feeds it a third time. Only the window
+ * holding it three times hits at 8192, so stopping after one re-feed (treating a double hit as
+ * a non-hit) would give one chunk of 8292. Bytes found by an offline search for seed 1; the
+ * real zck cuts the openssl-keyed twin of this input (tests/integration/chunker_vs_zck.sh)
+ * the same way.
+ */
+static void restart_quirk_refeeds_again_after_a_double_hit(void **state)
+{
+	static const size_t at[6] = { 8103, 8110, 8130, 8150, 8191, 8192 };
+	static const uint8_t val[6] = { 10, 214, 249, 64, 177, 13 };
+	uint8_t p[8292];
+	struct cuts ref, once, ours;
+
+	(void)state;
+	rng_seed(1);
+	fill_random(p, sizeof(p));
+	for (size_t i = 0; i < 6; i++)
+		p[at[i]] = val[i];
+	ref_chunk(p, sizeof(p), REFEEDS_ZCK, &ref);
+	ref_chunk(p, sizeof(p), 1, &once);
+	assert_int_equal(once.n, 1);
+	zu_chunk(p, sizeof(p), whole, &ours);
+	assert_int_equal(ours.n, 2);
+	assert_int_equal(ours.len[0], ZU_CHUNKER_MIN);
+	assert_int_equal(ours.len[1], 100);
+	assert_same_cuts(&ref, &ours);
 }
 
 static void table_is_zchunks_and_out_table_is_rotated(void **state)
@@ -495,6 +528,7 @@ int main(void)
 		cmocka_unit_test(cut_at_call_boundary_returns_zero_next_call),
 		cmocka_unit_test(long_run_of_one_byte_is_cut_at_max),
 		cmocka_unit_test(restart_quirk_refeeds_the_hit_byte),
+		cmocka_unit_test(restart_quirk_refeeds_again_after_a_double_hit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

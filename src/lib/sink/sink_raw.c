@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sink_raw - the in-place target: a block device or a file written with
- * positional writes. A regular file gets its final size only at commit
- * (ftruncate), then everything is fsync'd; a block device must be at least as
- * large as the image. Never truncates at open: a target that exists keeps its
- * bytes until they are overwritten.
+ * positional writes, the image starting at a fixed offset in the target (a
+ * partition inside a disk image, say). Never truncates at open: a target that
+ * exists keeps its bytes until they are overwritten, which is what lets a
+ * re-run reuse chunks already at their final place.
  *
- * Abort: a raw target cannot be rolled back. The one promise kept is that a
- * failed update never leaves a file that looks complete: a regular file that
- * this sink created is truncated to 0 bytes at abort (the failure can come
- * after the last byte was written, at the whole-image digest check, so "the
- * bytes written so far" could be the full size). A file that existed before is
- * left as it is (partly overwritten) and a device is left as it is.
+ * Commit: a regular file with offset 0 becomes the image (cut to exactly its
+ * size); with offset > 0 the file holds other content after the image, so it
+ * is only extended when shorter, never shortened. A device must hold offset +
+ * size bytes (checked at each write, at commit, and at open when the size is
+ * known). Then everything is fsync'd.
+ *
+ * Abort: a raw target cannot be rolled back, and partial progress is kept for
+ * a re-run. The one promise: a failed update never leaves a file this sink
+ * created looking complete. Such a file is emptied at abort once it reaches
+ * offset + image size (the failure can come after the last byte, at the
+ * whole-image digest check); when the image size is unknown it is always
+ * emptied. A file that existed before and a device are left as they are.
  */
 #include "config.h"
 
@@ -28,12 +34,35 @@
 
 struct raw_priv {
 	int fd;
-	char *path;        /* for messages; owned */
+	char *path;          /* for messages; owned */
+	uint64_t offset;     /* image offset 0 in the target */
+	uint64_t image_size; /* 0 until known (open hint or commit) */
 	bool is_reg;
 	bool is_blk;
-	bool created;      /* the file did not exist before open */
-	uint64_t dev_size; /* block devices */
+	bool created;        /* the file did not exist before open */
+	uint64_t dev_size;   /* block devices */
 };
+
+/* Target offset of image offset off + n: overflow-checked, within off_t. */
+static int raw_end(const struct raw_priv *s, uint64_t off, uint64_t n, uint64_t *out,
+		   struct zu_err *err)
+{
+	if (zu_add_overflow(s->offset, off, out) || zu_add_overflow(*out, n, out) ||
+	    *out > (uint64_t)INT64_MAX)
+		return zu_err_set(err, -EOVERFLOW,
+				  "%s: offset %" PRIu64 " + %" PRIu64 " + %" PRIu64 " too large",
+				  s->path, s->offset, off, n);
+	return 0;
+}
+
+static int raw_check_dev(const struct raw_priv *s, uint64_t end, struct zu_err *err)
+{
+	if (s->is_blk && end > s->dev_size)
+		return zu_err_set(err, -ENOSPC,
+				  "%s: device has %" PRIu64 " bytes, the image needs %" PRIu64
+				  " (offset %" PRIu64 ")", s->path, s->dev_size, end, s->offset);
+	return 0;
+}
 
 static int raw_write_at(void *priv, uint64_t off, const void *p, size_t n, struct zu_err *err)
 {
@@ -41,39 +70,55 @@ static int raw_write_at(void *priv, uint64_t off, const void *p, size_t n, struc
 	uint64_t end;
 	int r;
 
-	if (zu_add_overflow(off, n, &end))
-		return zu_err_set(err, -EOVERFLOW, "%s: write end overflows", s->path);
-	if (s->is_blk && end > s->dev_size)
-		return zu_err_set(err, -ENOSPC,
-				  "%s: device has %" PRIu64 " bytes, write needs %" PRIu64, s->path,
-				  s->dev_size, end);
-	r = zu_io_pwrite_full(s->fd, p, n, off, err);
+	r = raw_end(s, off, n, &end, err);
+	if (r == 0)
+		r = raw_check_dev(s, end, err);
+	if (r < 0)
+		return r;
+	r = zu_io_pwrite_full(s->fd, p, n, s->offset + off, err);
 	if (r < 0)
 		return zu_err_prefix(err, "%s", s->path);
+	return 0;
+}
+
+/* offset 0: the file is the image. offset > 0: other content may follow; keep it. */
+static int raw_set_file_size(struct raw_priv *s, uint64_t end, struct zu_err *err)
+{
+	struct stat st;
+
+	if (s->offset > 0) {
+		if (fstat(s->fd, &st) < 0)
+			return zu_err_sys(err, errno, "%s: stat", s->path);
+		if ((uint64_t)st.st_size >= end)
+			return 0;
+	}
+	if (ftruncate(s->fd, (off_t)end) < 0)
+		return zu_err_sys(err, errno, "%s: set size to %" PRIu64, s->path, end);
 	return 0;
 }
 
 static int raw_commit(void *priv, uint64_t size, struct zu_err *err)
 {
 	struct raw_priv *s = priv;
-	uint64_t dev_size;
+	uint64_t end;
 	int r;
 
+	/* Remembered first: abort after a failed commit must know the size. */
+	s->image_size = size;
+	r = raw_end(s, size, 0, &end, err);
+	if (r < 0)
+		return r;
 	if (s->is_reg) {
-		if (size > (uint64_t)INT64_MAX)
-			return zu_err_set(err, -EOVERFLOW, "%s: size %" PRIu64 " too large",
-					  s->path, size);
-		if (ftruncate(s->fd, (off_t)size) < 0)
-			return zu_err_sys(err, errno, "%s: truncate to %" PRIu64, s->path, size);
+		r = raw_set_file_size(s, end, err);
 	} else if (s->is_blk) {
-		r = zu_io_size(s->fd, &dev_size, err);
+		/* Asked again: the device may have been resized since open. */
+		r = zu_io_size(s->fd, &s->dev_size, err);
 		if (r < 0)
 			return zu_err_prefix(err, "%s", s->path);
-		if (dev_size < size)
-			return zu_err_set(err, -ENOSPC,
-					  "%s: device has %" PRIu64 " bytes, image has %" PRIu64,
-					  s->path, dev_size, size);
+		r = raw_check_dev(s, end, err);
 	}
+	if (r < 0)
+		return r;
 	/* Character devices and pipes cannot be synced; that is not a failure. */
 	if (fsync(s->fd) < 0 && (s->is_reg || s->is_blk || (errno != EINVAL && errno != EROFS)))
 		return zu_err_sys(err, errno, "%s: fsync", s->path);
@@ -83,12 +128,18 @@ static int raw_commit(void *priv, uint64_t size, struct zu_err *err)
 static void raw_abort(void *priv)
 {
 	struct raw_priv *s = priv;
+	struct stat st;
+	uint64_t end;
 
-	if (s->is_reg && s->created) {
-		/* Never fails by contract: a failed truncate leaves a short-or-stale file. */
-		if (ftruncate(s->fd, 0) < 0)
-			return;
-	}
+	if (!s->is_reg || !s->created)
+		return;
+	/* Partial progress stays for a re-run; a complete-looking file does not. */
+	if (s->image_size > 0 && !zu_add_overflow(s->offset, s->image_size, &end) &&
+	    fstat(s->fd, &st) == 0 && (uint64_t)st.st_size < end)
+		return;
+	/* Never fails by contract: a failed truncate leaves the file as it is. */
+	if (ftruncate(s->fd, 0) < 0)
+		return;
 }
 
 static void raw_free(void *priv)
@@ -127,39 +178,53 @@ static int raw_open_fd(struct raw_priv *s, struct zu_err *err)
 	return 0;
 }
 
-int zu_sink_raw_open(const char *path, struct zu_sink *out, struct zu_err *err)
+static int raw_stat(struct raw_priv *s, struct zu_err *err)
+{
+	struct stat st;
+	uint64_t end;
+	int r;
+
+	if (fstat(s->fd, &st) < 0)
+		return zu_err_sys(err, errno, "%s: stat", s->path);
+	s->is_reg = S_ISREG(st.st_mode);
+	s->is_blk = S_ISBLK(st.st_mode);
+	if (!s->is_blk)
+		return 0;
+	r = zu_io_size(s->fd, &s->dev_size, err);
+	if (r < 0)
+		return zu_err_prefix(err, "%s", s->path);
+	/* Fail before the first write when the image cannot fit. */
+	r = raw_end(s, s->image_size, 0, &end, err);
+	if (r == 0)
+		r = raw_check_dev(s, end, err);
+	return r;
+}
+
+int zu_sink_raw_open(const struct zu_sink_raw_params *p, struct zu_sink *out, struct zu_err *err)
 {
 	struct raw_priv *s;
-	struct stat st;
 	int r;
 
 	out->ops = NULL;
 	out->priv = NULL;
+	if (!p || !p->path)
+		return zu_err_set(err, -EINVAL, "raw sink without a path");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return zu_err_set(err, -ENOMEM, "cannot allocate a raw sink");
 	s->fd = -1;
-	s->path = strdup(path);
+	s->offset = p->offset;
+	s->image_size = p->image_size;
+	s->path = strdup(p->path);
 	if (!s->path) {
 		r = zu_err_set(err, -ENOMEM, "cannot allocate a raw sink");
 		goto out;
 	}
 	r = raw_open_fd(s, err);
+	if (r == 0)
+		r = raw_stat(s, err);
 	if (r < 0)
 		goto out;
-	if (fstat(s->fd, &st) < 0) {
-		r = zu_err_sys(err, errno, "%s: stat", path);
-		goto out;
-	}
-	s->is_reg = S_ISREG(st.st_mode);
-	s->is_blk = S_ISBLK(st.st_mode);
-	if (s->is_blk) {
-		r = zu_io_size(s->fd, &s->dev_size, err);
-		if (r < 0) {
-			zu_err_prefix(err, "%s", path);
-			goto out;
-		}
-	}
 	out->ops = &zu_sink_raw_ops;
 	out->priv = s;
 	s = NULL;

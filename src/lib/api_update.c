@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_update - the public plan and apply: opens the sources and the
+ * destination, and wires in-place check -> index -> plan -> fetch ->
+ * assemble -> sink. No format logic here.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api_private.h"
+#include "assemble.h"
+#include "fetch/fetch.h"
+#include "fssize.h"
+#include "index.h"
+#include "inplace.h"
+#include "io.h"
+#include "plan.h"
+#include "sink/sink.h"
+#include "sink/sink_user.h"
+
+struct zckup_plan {
+	struct zu_plan plan;
+	uint64_t source_bytes;
+};
+
+/* What the sources and the target hold, opened for one plan or apply. */
+struct update_inputs {
+	struct zu_index_source *ix;
+	int *fds;
+	size_t n;
+	int target_fd;    /* readable raw target, -1 when none */
+	bool *in_place;   /* per chunk, NULL when no target was checked */
+};
+
+static void inputs_close(struct update_inputs *in)
+{
+	for (size_t i = 0; in->fds && i < in->n; i++)
+		if (in->fds[i] >= 0)
+			close(in->fds[i]);
+	free(in->fds);
+	free(in->ix);
+	free(in->in_place);
+	if (in->target_fd >= 0)
+		close(in->target_fd);
+	memset(in, 0, sizeof(*in));
+	in->target_fd = -1;
+}
+
+/* Opens every source and checks its size limit. */
+static int open_sources(zckup_ctx *ctx, const struct zckup_source *src, size_t n,
+			struct update_inputs *in)
+{
+	int r = 0;
+
+	in->n = n;
+	in->ix = calloc(n ? n : 1, sizeof(*in->ix));
+	in->fds = malloc((n ? n : 1) * sizeof(*in->fds));
+	if (!in->ix || !in->fds)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		in->fds[i] = -1;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		uint64_t size = 0;
+
+		r = zu_io_open_ro(src[i].path, &in->fds[i], &ctx->err);
+		if (r == 0)
+			r = zu_io_size(in->fds[i], &size, &ctx->err);
+		if (r == 0 && src[i].size > size)
+			r = zu_err_set(&ctx->err, -EINVAL,
+				       "source size %" PRIu64 " exceeds its %" PRIu64 " bytes",
+				       src[i].size, size);
+		if (r < 0)
+			return zu_err_prefix(&ctx->err, "source %s", src[i].path);
+		in->ix[i].fd = in->fds[i];
+		in->ix[i].size = src[i].size ? src[i].size : size;
+	}
+	return 0;
+}
+
+/*
+ * Finds the chunks a raw target already holds at their place. A missing
+ * target holds nothing; an unreadable one is an error.
+ */
+static int check_target(zckup_ctx *ctx, const struct zu_header *h, const char *path,
+			uint64_t offset, struct update_inputs *in)
+{
+	struct zu_inplace_params ip = { .h = h, .target_offset = offset };
+	uint64_t held = 0;
+	int r;
+
+	in->target_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in->target_fd < 0 && errno == ENOENT)
+		return 0;
+	if (in->target_fd < 0)
+		return zu_err_sys(&ctx->err, errno, "target %s", path);
+	r = zu_io_size(in->target_fd, &ip.target_size, &ctx->err);
+	if (r < 0)
+		return zu_err_prefix(&ctx->err, "target %s", path);
+	in->in_place = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*in->in_place));
+	if (!in->in_place)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	ip.target_fd = in->target_fd;
+	ip.progress = zu_api_progress(ctx);
+	r = zu_inplace_scan(&ip, in->in_place, &held, &ctx->err);
+	if (r < 0)
+		return zu_err_prefix(&ctx->err, "target %s", path);
+	zu_api_log(ctx, ZCKUP_LOG_INFO, "target %s already holds %" PRIu64 " bytes in place", path,
+		   held);
+	return 0;
+}
+
+/* Index the sources and plan the update; fills *plan and *out_source_bytes. */
+static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
+			  const struct update_inputs *in, size_t max_ranges, struct zu_plan *plan,
+			  uint64_t *out_source_bytes)
+{
+	struct zu_index_params ip = { .h = h, .sources = in->ix, .n_sources = in->n,
+				      .in_place = in->in_place };
+	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX };
+	struct zu_index_stats st = { 0 };
+	struct zu_seed_loc *locs;
+	int r;
+
+	if (max_ranges > ctx->lim.max_ranges)
+		return zu_err_set(&ctx->err, -EINVAL, "max ranges %zu exceeds the limit %zu",
+				  max_ranges, ctx->lim.max_ranges);
+	locs = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*locs));
+	if (!locs)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory for %zu chunk locations",
+				  h->n_chunks);
+	ip.progress = zu_api_progress(ctx);
+	r = zu_index_run(&ip, locs, &st, &ctx->err);
+	if (r == 0)
+		r = zu_plan_build(h, locs, &pp, plan, &ctx->err);
+	free(locs);
+	*out_source_bytes = st.bytes_read;
+	return r;
+}
+
+/* Sources, optional target check, index, plan: what plan and apply share. */
+static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup_source *src,
+		   size_t n, const char *target, uint64_t target_offset, size_t max_ranges,
+		   struct update_inputs *in, struct zu_plan *plan, uint64_t *out_source_bytes)
+{
+	int r;
+
+	in->target_fd = -1;
+	if (n && !src)
+		return zu_err_set(&ctx->err, -EINVAL, "sources missing");
+	r = open_sources(ctx, src, n, in);
+	if (r == 0 && target)
+		r = check_target(ctx, h, target, target_offset, in);
+	if (r == 0)
+		r = index_and_plan(ctx, h, in, max_ranges, plan, out_source_bytes);
+	return r;
+}
+
+ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
+			     const struct zckup_plan_opts *o, zckup_plan **out)
+{
+	struct update_inputs in = { .target_fd = -1 };
+	zckup_plan *zp = NULL;
+	int r;
+
+	zu_err_clear(&ctx->err);
+	if (!zh || !o)
+		return zu_err_set(&ctx->err, -EINVAL, "plan needs a header");
+	zp = calloc(1, sizeof(*zp));
+	if (!zp)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	r = prepare(ctx, &zh->h, o->sources, o->n_sources, o->target, o->target_offset,
+		    o->max_ranges, &in, &zp->plan, &zp->source_bytes);
+	inputs_close(&in);
+	if (r < 0) {
+		zckup_plan_free(zp);
+		return zu_api_fail(ctx, r);
+	}
+	*out = zp;
+	return 0;
+}
+
+ZCKUP_API void zckup_plan_free(zckup_plan *zp)
+{
+	if (!zp)
+		return;
+	zu_plan_fini(&zp->plan);
+	free(zp);
+}
+
+ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stats *out)
+{
+	const struct zu_plan *p = &zp->plan;
+
+	memset(out, 0, sizeof(*out));
+	out->n_chunks = p->n_chunks;
+	out->n_seed = p->n_seed;
+	out->n_net = p->n_net;
+	out->seed_bytes = p->seed_bytes;
+	out->net_bytes = p->net_bytes;
+	out->net_comp_bytes = p->net_comp_bytes;
+	out->fetch_bytes = p->fetch_bytes;
+	out->n_ranges = p->n_ranges;
+	out->n_requests = p->n_requests;
+	out->source_bytes = zp->source_bytes;
+	out->n_in_place = p->n_in_place;
+	out->in_place_bytes = p->in_place_bytes;
+}
+
+static enum zckup_origin origin_of(const struct zu_seed_loc *l)
+{
+	if (l->source == ZU_IN_PLACE)
+		return ZCKUP_FROM_TARGET;
+	return l->source == ZU_NO_SOURCE ? ZCKUP_FROM_FETCH : ZCKUP_FROM_SOURCE;
+}
+
+ZCKUP_API void zckup_plan_get_chunk(const zckup_plan *zp, size_t i, struct zckup_plan_chunk *out)
+{
+	const struct zu_seed_loc *l = &zp->plan.locs[i];
+
+	out->origin = origin_of(l);
+	out->from_source = out->origin == ZCKUP_FROM_SOURCE;
+	out->source = out->from_source ? l->source : 0;
+	out->source_offset = out->origin == ZCKUP_FROM_FETCH ? 0 : l->offset;
+}
+
+/* ---- apply --------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_dests(const struct zckup_apply_opts *o)
+{
+	return !!o->target + !!o->output + !!o->exec + !!o->use_fd + !!o->sink;
+}
+
+static int check_apply_opts(zckup_ctx *ctx, const struct zckup_apply_opts *o)
+{
+	if (!o || !o->header)
+		return zu_err_set(&ctx->err, -EINVAL, "apply needs a header");
+	if (count_dests(o) != 1)
+		return zu_err_set(&ctx->err, -EINVAL,
+				  "apply needs exactly one destination (target, output, exec, "
+				  "fd or sink), not %d",
+				  count_dests(o));
+	if (o->n_sources && !o->sources)
+		return zu_err_set(&ctx->err, -EINVAL, "sources missing");
+	/* An atomic output may replace a source: the source's old inode stays readable. */
+	for (size_t i = 0; o->target && i < o->n_sources; i++)
+		if (zu_io_same_file(o->sources[i].path, o->target))
+			return zu_err_set(&ctx->err, -EINVAL,
+					  "target %s is the same file as source %s: refusing to "
+					  "overwrite the image being read",
+					  o->target, o->sources[i].path);
+	return 0;
+}
+
+static int open_dest(zckup_ctx *ctx, const struct zckup_apply_opts *o, struct zu_sink *sink)
+{
+	if (o->target) {
+		struct zu_sink_raw_params rp = { .path = o->target,
+						 .offset = o->target_offset,
+						 .image_size = o->header->h.image_len };
+
+		return zu_sink_raw_open(&rp, sink, &ctx->err);
+	}
+	if (o->output)
+		return zu_sink_file_open(o->output, sink, &ctx->err);
+	if (o->exec)
+		return zu_sink_exec_open(o->exec, sink, &ctx->err);
+	if (o->use_fd)
+		return zu_sink_fd_open(o->fd, "output stream", sink, &ctx->err);
+	return zu_sink_user_open(o->sink, o->sink_user, sink, &ctx->err);
+}
+
+static void relay_chunk(void *user, size_t i, const struct zu_seed_loc *l)
+{
+	const struct zckup_apply_opts *o = user;
+
+	o->on_chunk(o->chunk_user, i, origin_of(l), l->source == ZU_NO_SOURCE ? 0 : l->source,
+		    l->source == ZU_NO_SOURCE ? 0 : l->offset);
+}
+
+static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assemble_stats *st,
+		       double seconds, struct zckup_apply_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->image_bytes = o->header->h.image_len;
+	out->seed_bytes = st->seed_bytes;
+	out->net_bytes = st->net_bytes;
+	out->fetched_bytes = st->fetched_bytes;
+	out->in_place_bytes = st->in_place_bytes;
+	out->written_bytes = st->written_bytes;
+	out->n_seed = st->n_seed;
+	out->n_net = st->n_net;
+	out->n_in_place = st->n_in_place;
+	out->n_requests = st->n_requests;
+	out->n_ranges = st->n_ranges;
+	out->seconds = seconds;
+}
+
+ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
+			  struct zckup_apply_stats *out)
+{
+	struct update_inputs in = { .target_fd = -1 };
+	struct zu_plan plan = ZU_PLAN_INIT;
+	struct zu_assemble_stats st = { 0 };
+	struct zu_assemble_params ap = { 0 };
+	struct zu_sink sink = { 0 };
+	struct zu_fetch *fetch = NULL;
+	uint64_t source_bytes = 0;
+	double t0 = now_seconds();
+	int r;
+
+	zu_err_clear(&ctx->err);
+	r = check_apply_opts(ctx, o);
+	if (r < 0)
+		return zu_api_fail(ctx, r);
+	r = prepare(ctx, &o->header->h, o->sources, o->n_sources,
+		    o->target && !o->no_in_place ? o->target : NULL, o->target_offset,
+		    o->max_ranges, &in, &plan, &source_bytes);
+	if (r < 0)
+		goto out;
+	zu_api_log(ctx, ZCKUP_LOG_INFO, "%zu chunks in place, %zu from sources, %zu to fetch in %zu ranges",
+		   plan.n_in_place, plan.n_seed, plan.n_net, plan.n_ranges);
+	if (plan.n_ranges > 0) {
+		if (!o->url) {
+			r = zu_err_set(&ctx->err, -EINVAL,
+				       "%zu chunks are missing from the sources and no URL "
+				       "was given to fetch them from",
+				       plan.n_net);
+			goto out;
+		}
+		r = zu_fetch_open(o->url, &ctx->lim, &fetch, &ctx->err);
+		if (r < 0)
+			goto out;
+	}
+	r = open_dest(ctx, o, &sink);
+	if (r < 0)
+		goto out;
+	ap.h = &o->header->h;
+	ap.plan = &plan;
+	ap.source_fds = in.fds;
+	ap.n_sources = in.n;
+	ap.fetch = fetch;
+	ap.sink = &sink;
+	ap.target_fd = in.target_fd;
+	ap.target_offset = o->target_offset;
+	ap.progress = zu_api_progress(ctx);
+	ap.lim = &ctx->lim;
+	if (o->on_chunk) {
+		ap.on_chunk = relay_chunk;
+		ap.chunk_user = (void *)o;
+	}
+	r = zu_assemble_run(&ap, &st, &ctx->err);
+	if (r == 0 && out)
+		fill_stats(o, &st, now_seconds() - t0, out);
+out:
+	zu_sink_free(&sink);
+	zu_fetch_free(fetch);
+	zu_plan_fini(&plan);
+	inputs_close(&in);
+	return r < 0 ? zu_api_fail(ctx, r) : 0;
+}
+
+/* ---- filesystem size ----------------------------------------------------- */
+
+ZCKUP_API int zckup_detect_fs_size(zckup_ctx *ctx, const char *path, uint64_t *out_size)
+{
+	uint8_t buf[ZU_FSSIZE_PROBE_BYTES];
+	const char *kind = NULL;
+	uint64_t dev_size = 0;
+	ssize_t got;
+	int fd = -1, r;
+
+	zu_err_clear(&ctx->err);
+	r = zu_io_open_ro(path, &fd, &ctx->err);
+	if (r < 0)
+		return zu_api_fail(ctx, r);
+	got = zu_io_read_full(fd, buf, sizeof(buf), &ctx->err);
+	r = got < 0 ? (int)got : zu_fssize_probe(buf, (size_t)got, out_size, &kind, &ctx->err);
+	/* Not finding a filesystem where one was promised is bad input, not a missing file. */
+	if (r == -ENOENT)
+		r = -EBADMSG;
+	if (r == 0)
+		r = zu_io_size(fd, &dev_size, &ctx->err);
+	if (r == 0 && *out_size > dev_size)
+		r = zu_err_set(&ctx->err, -EBADMSG,
+			       "%s filesystem size %" PRIu64 " exceeds the %" PRIu64
+			       " bytes there",
+			       kind, *out_size, dev_size);
+	close(fd);
+	if (r < 0) {
+		zu_err_prefix(&ctx->err, "%s", path);
+		return zu_api_fail(ctx, r);
+	}
+	zu_api_log(ctx, ZCKUP_LOG_INFO, "%s: %s filesystem of %" PRIu64 " bytes", path, kind,
+		   *out_size);
+	return 0;
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sink_exec - the command target: the image is streamed into the stdin of
+ * `/bin/sh -c CMD` (an flasher, `ssh host dd of=...`, a decompressor...).
+ * The pipe is the only buffer, so memory stays bounded and a slow command
+ * slows us down. Success means the command read everything and exited 0.
+ * The command runs in its own process group, so abort and free reach all it
+ * started (shells do not always exec the last command): SIGTERM, SIGKILL
+ * after up to 2 s, then reap. The price: it is not in the terminal's
+ * foreground group, so it cannot prompt there, and the host must turn Ctrl-C
+ * into an abort. Its signal mask and SIGPIPE disposition are reset to
+ * defaults, so it behaves as in a shell pipeline.
+ */
+#include "config.h"
+
+#include "sink/sink.h"
+#include "sink/sink_stream.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXEC_KILL_GRACE_MS 2000
+/* After EPIPE the command is exiting; give it this long to become reapable. */
+#define EXEC_EPIPE_GRACE_MS 1000
+
+struct exec_priv {
+	int fd;           /* write end of the child's stdin; -1 once closed */
+	pid_t pid;        /* also its process group; -1 once reaped (or never started) */
+	int why;          /* CLD_EXITED, CLD_KILLED, ... once exec_wait saw it; else 0 */
+	int status;       /* exit status or signal number, with why */
+	uint64_t written; /* bytes accepted by the pipe */
+	char *cmd;        /* for messages; owned */
+};
+
+static void exec_close_pipe(struct exec_priv *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/*
+ * Waits until the child exits (or stops, when stops is set) without reaping
+ * it: a zombie keeps its pid, so the process group can still be signalled
+ * safely. timeout_ms < 0 blocks. 1 seen, 0 timed out, <0 -errno.
+ */
+static int exec_wait(struct exec_priv *s, int timeout_ms, bool stops)
+{
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	int flags = WEXITED | WNOWAIT | (stops ? WSTOPPED : 0) | (timeout_ms < 0 ? 0 : WNOHANG);
+	siginfo_t info;
+	int waited = 0;
+
+	while (s->pid > 0) {
+		memset(&info, 0, sizeof(info));
+		if (waitid(P_PID, (id_t)s->pid, &info, flags) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				s->pid = -1; /* the host reaps children itself: not ours any more */
+			return -errno;
+		}
+		if (info.si_pid == s->pid) {
+			s->why = info.si_code;
+			s->status = info.si_status;
+			return 1;
+		}
+		if (waited >= timeout_ms)
+			return 0;
+		nanosleep(&tick, NULL);
+		waited += 10;
+	}
+	return 1;
+}
+
+static void exec_reap(struct exec_priv *s)
+{
+	while (s->pid > 0 && waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	s->pid = -1;
+}
+
+/* Sets err to what became of the command; "what" says when. */
+static int exec_status_err(const struct exec_priv *s, const char *what, struct zu_err *err)
+{
+	switch (s->why) {
+	case CLD_EXITED:
+		return zu_err_set(err, -EIO, "command '%s' %s: exit status %d", s->cmd, what,
+				  s->status);
+	case CLD_KILLED:
+	case CLD_DUMPED:
+		return zu_err_set(err, -EIO, "command '%s' %s: killed by signal %d", s->cmd,
+				  what, s->status);
+	case CLD_STOPPED:
+		return zu_err_set(err, -EIO,
+				  "command '%s' %s: stopped by signal %d (it cannot use the "
+				  "terminal)", s->cmd, what, s->status);
+	default:
+		return zu_err_set(err, -EIO, "command '%s' %s", s->cmd, what);
+	}
+}
+
+static int exec_write_at(void *priv, uint64_t off, const void *p, size_t n, struct zu_err *err)
+{
+	struct exec_priv *s = priv;
+	char what[96];
+	size_t done;
+	int r;
+
+	if (off != s->written)
+		return zu_err_set(err, -EINVAL,
+				  "command '%s': stream sinks need bytes in order: offset %" PRIu64
+				  " after %" PRIu64 " bytes", s->cmd, off, s->written);
+	if (s->fd < 0)
+		return zu_err_set(err, -EINVAL, "command '%s': input already closed", s->cmd);
+	r = zu_stream_write(s->fd, p, n, &done, err);
+	s->written += done;
+	if (r == 0)
+		return 0;
+	if (r != -EPIPE)
+		return zu_err_prefix(err, "command '%s'", s->cmd);
+	/* The command closed its input: say why, if it has exited by now. */
+	exec_close_pipe(s);
+	if (exec_wait(s, EXEC_EPIPE_GRACE_MS, false) != 1 ||
+	    (s->why == CLD_EXITED && s->status == 0))
+		return zu_err_set(err, -EPIPE,
+				  "command '%s' stopped reading its input after %" PRIu64 " bytes",
+				  s->cmd, s->written);
+	snprintf(what, sizeof(what), "stopped reading after %" PRIu64 " bytes", s->written);
+	exec_status_err(s, what, err);
+	err->code = -EPIPE;
+	return -EPIPE;
+}
+
+static int exec_commit(void *priv, uint64_t size, struct zu_err *err)
+{
+	struct exec_priv *s = priv;
+	int r;
+
+	if (size != s->written)
+		return zu_err_set(err, -EINVAL,
+				  "command '%s': commit of %" PRIu64 " bytes after %" PRIu64
+				  " were written", s->cmd, size, s->written);
+	/* EOF tells the command the image is complete. */
+	exec_close_pipe(s);
+	r = exec_wait(s, -1, true);
+	if (r < 0)
+		return zu_err_sys(err, -r, "command '%s': wait", s->cmd);
+	if (s->why == CLD_STOPPED)
+		return exec_status_err(s, "failed", err); /* abort kills it */
+	exec_reap(s);
+	if (s->why == CLD_EXITED && s->status == 0)
+		return 0;
+	return exec_status_err(s, "failed", err);
+}
+
+/*
+ * Signals the whole process group (the shell and what it started) before the
+ * pipe closes: EOF could make the command accept a partial image. SIGKILL
+ * follows unconditionally, for group members that ignored SIGTERM.
+ */
+static void exec_abort(void *priv)
+{
+	struct exec_priv *s = priv;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		kill(s->pid, SIGCONT); /* a stopped process acts on SIGTERM only when resumed */
+		if (exec_wait(s, EXEC_KILL_GRACE_MS, false) >= 0 && s->pid > 0) {
+			kill(s->pid, SIGKILL);
+			exec_reap(s);
+		}
+	}
+	exec_close_pipe(s);
+}
+
+static void exec_free(void *priv)
+{
+	struct exec_priv *s = priv;
+
+	if (!s)
+		return;
+	/* Free without commit is a failure path: do not wait for a complete image. */
+	exec_abort(s);
+	free(s->cmd);
+	free(s);
+}
+
+static const struct zu_sink_ops zu_sink_exec_ops = {
+	.name = "exec",
+	.write_at = exec_write_at,
+	.commit = exec_commit,
+	.abort = exec_abort,
+	.free = exec_free,
+};
+
+/* Keeps fd away from 0..2, so dup2 onto stdin in the child is a real copy. */
+static int exec_fd_above_stdio(int *fd, struct zu_err *err)
+{
+	int nfd;
+
+	if (*fd > 2)
+		return 0;
+	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (nfd < 0)
+		return zu_err_sys(err, errno, "duplicate pipe");
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+static int exec_spawn(struct exec_priv *s, int rd, struct zu_err *err)
+{
+	char arg0[] = "sh", arg1[] = "-c";
+	char *argv[] = { arg0, arg1, s->cmd, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, def;
+	int r;
+
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	r = posix_spawn_file_actions_init(&fa);
+	if (r != 0)
+		return zu_err_sys(err, r, "command '%s': spawn setup", s->cmd);
+	r = posix_spawnattr_init(&attr);
+	if (r != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return zu_err_sys(err, r, "command '%s': spawn setup", s->cmd);
+	}
+	r = posix_spawn_file_actions_adddup2(&fa, rd, STDIN_FILENO);
+	if (r == 0)
+		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						       POSIX_SPAWN_SETPGROUP);
+	if (r == 0)
+		r = 0;
+	if (r == 0)
+		r = posix_spawnattr_setsigmask(&attr, &none);
+	if (r == 0)
+		r = posix_spawnattr_setsigdefault(&attr, &def);
+	if (r == 0)
+		r = posix_spawn(&s->pid, "/bin/sh", &fa, &attr, argv, environ);
+	if (r != 0) {
+		s->pid = -1;
+		zu_err_sys(err, r, "command '%s': start /bin/sh", s->cmd);
+	}
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return r ? -r : 0;
+}
+
+int zu_sink_exec_open(const char *cmd, struct zu_sink *out, struct zu_err *err)
+{
+	struct exec_priv *s;
+	int fds[2] = { -1, -1 };
+	int r;
+
+	out->ops = NULL;
+	out->priv = NULL;
+	if (!cmd || !*cmd)
+		return zu_err_set(err, -EINVAL, "exec sink without a command");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return zu_err_set(err, -ENOMEM, "cannot allocate an exec sink");
+	s->fd = -1;
+	s->pid = -1;
+	s->cmd = strdup(cmd);
+	if (!s->cmd) {
+		r = zu_err_set(err, -ENOMEM, "cannot allocate an exec sink");
+		goto out;
+	}
+	/* Both ends close-on-exec: the child gets the read end only as its stdin. */
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		r = zu_err_sys(err, errno, "command '%s': pipe", cmd);
+		goto out;
+	}
+	r = exec_fd_above_stdio(&fds[0], err);
+	if (r == 0)
+		r = exec_spawn(s, fds[0], err);
+	if (r < 0)
+		goto out;
+	s->fd = fds[1];
+	fds[1] = -1;
+	out->ops = &zu_sink_exec_ops;
+	out->priv = s;
+	s = NULL;
+out:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	exec_free(s);
+	return r;
+}
