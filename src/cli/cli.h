@@ -24,6 +24,7 @@ enum cli_exit {
 	EXIT_IO = 6,            /* I/O or system error (missing file, no space, ...) */
 	EXIT_PROTOCOL = 7,      /* the server broke the protocol */
 	EXIT_CANCELLED = 8,     /* interrupted */
+	EXIT_DEST_COMMAND = 9,  /* the --exec command (or the reader of -o -) failed */
 };
 
 enum cli_progress_mode { CLI_PROGRESS_NONE, CLI_PROGRESS_BAR, CLI_PROGRESS_JSON };

@@ -28,6 +28,9 @@ int cli_exit_for(int code)
 		return EXIT_PROTOCOL;
 	case -ECANCELED:
 		return EXIT_CANCELLED;
+	case -ECHILD:
+	case -EPIPE:
+		return EXIT_DEST_COMMAND;
 	case -EIO:
 	case -ENOSPC:
 	case -ENOENT:

@@ -35,8 +35,8 @@ static const char apply_usage[] =
 	"Reporting:\n"
 	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
 	"      --debug-chunks       print every chunk and where it came from (stderr)\n"
-	"      --json               print the summary as JSON\n"
-	"  -q, --quiet              no progress, no summary\n"
+	"      --json               print the summary as JSON (even with --quiet)\n"
+	"  -q, --quiet              no progress, no text summary\n"
 	"  -h, --help               this help\n";
 
 static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
@@ -269,7 +269,7 @@ int cmd_apply(int argc, char **argv)
 	cli_progress_done();
 	if (r < 0)
 		r = cli_fail(ctx, r, "apply");
-	else if (!a.com.quiet)
+	else if (!a.com.quiet || a.com.json)
 		print_summary(a.com.report, &st, a.com.json);
 out:
 	zckup_header_free(h);

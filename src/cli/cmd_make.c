@@ -120,7 +120,7 @@ int cmd_make(int argc, char **argv)
 		zckup_ctx_free(ctx);
 		return r;
 	}
-	if (!com.quiet)
+	if (!com.quiet || com.json)
 		print_summary(&st, mo.output, com.json);
 	zckup_ctx_free(ctx);
 	return EXIT_OK;

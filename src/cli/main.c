@@ -23,7 +23,8 @@ static const char usage[] =
 	"\n"
 	"Exit status: 0 success, 1 internal error, 2 usage error, 3 malformed or truncated\n"
 	"input, 4 digest mismatch, 5 header authentication failed, 6 I/O or system error,\n"
-	"7 server protocol error, 8 interrupted.\n";
+	"7 server protocol error, 8 interrupted, 9 the --exec command (or the reader of\n"
+	"-o -) failed.\n";
 
 struct verb {
 	const char *name;

@@ -187,20 +187,41 @@ int zu_io_fsync_parent(const char *path, struct zu_err *err)
 	return r;
 }
 
+/* An unnamed file in path's directory, or -1 when the filesystem has no O_TMPFILE. */
+static int open_unnamed(const char *path)
+{
+	char dir[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, len + 1);
+	return open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+}
+
 int zu_atomic_open(struct zu_atomic_file *af, const char *path, struct zu_err *err)
 {
 	struct stat st;
 
 	af->fd = -1;
 	af->mode = 0644;
+	af->unnamed = false;
 	af->tmp[0] = '\0';
 	if (stat(path, &st) == 0) {
 		if (!S_ISREG(st.st_mode))
 			return zu_err_set(err, -EINVAL, "%s: not a regular file", path);
 		af->mode = st.st_mode & 07777;
 	}
-	if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path) ||
-	    snprintf(af->tmp, sizeof(af->tmp), "%s.zckup-XXXXXX", path) >= (int)sizeof(af->tmp)) {
+	/* Room for the longest temporary name: ".zckup-" PID "-" attempt. */
+	if (strlen(path) + 32 > sizeof(af->tmp) ||
+	    snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path))
+		return zu_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
+	af->fd = open_unnamed(path);
+	if (af->fd >= 0) {
+		af->unnamed = true;
+		return 0;
+	}
+	if (snprintf(af->tmp, sizeof(af->tmp), "%s.zckup-XXXXXX", path) >= (int)sizeof(af->tmp)) {
 		af->tmp[0] = '\0';
 		return zu_err_set(err, -ENAMETOOLONG, "%s: path too long", path);
 	}
@@ -212,16 +233,47 @@ int zu_atomic_open(struct zu_atomic_file *af, const char *path, struct zu_err *e
 	return 0;
 }
 
+/* Gives the unnamed file a unique name beside path, for the rename. */
+static int name_unnamed(struct zu_atomic_file *af, struct zu_err *err)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", af->fd);
+	for (unsigned attempt = 0; attempt < 100; attempt++) {
+		int r;
+
+		if (snprintf(af->tmp, sizeof(af->tmp), "%s.zckup-%ld-%u", af->path, (long)getpid(),
+			     attempt) >= (int)sizeof(af->tmp)) {
+			af->tmp[0] = '\0';
+			return zu_err_set(err, -ENAMETOOLONG, "%s: path too long", af->path);
+		}
+		r = linkat(AT_FDCWD, proc, AT_FDCWD, af->tmp, AT_SYMLINK_FOLLOW);
+		if (r < 0 && errno == ENOENT) /* no /proc: needs CAP_DAC_READ_SEARCH */
+			r = linkat(af->fd, "", AT_FDCWD, af->tmp, AT_EMPTY_PATH);
+		if (r == 0)
+			return 0;
+		if (errno != EEXIST) {
+			r = zu_err_sys(err, errno, "%s: name the temporary file", af->path);
+			af->tmp[0] = '\0';
+			return r;
+		}
+	}
+	af->tmp[0] = '\0';
+	return zu_err_set(err, -EEXIST, "%s: no free temporary name", af->path);
+}
+
 int zu_atomic_commit(struct zu_atomic_file *af, struct zu_err *err)
 {
 	int r = 0;
 
 	if (fchmod(af->fd, af->mode) < 0)
-		r = zu_err_sys(err, errno, "%s: chmod", af->tmp);
+		r = zu_err_sys(err, errno, "%s: chmod", af->path);
 	if (r == 0 && fsync(af->fd) < 0)
-		r = zu_err_sys(err, errno, "%s: fsync", af->tmp);
+		r = zu_err_sys(err, errno, "%s: fsync", af->path);
+	if (r == 0 && af->unnamed)
+		r = name_unnamed(af, err);
 	if (close(af->fd) < 0 && r == 0)
-		r = zu_err_sys(err, errno, "%s: close", af->tmp);
+		r = zu_err_sys(err, errno, "%s: close", af->path);
 	af->fd = -1;
 	if (r == 0 && rename(af->tmp, af->path) < 0)
 		r = zu_err_sys(err, errno, "rename %s to %s", af->tmp, af->path);

@@ -43,14 +43,18 @@ int zu_io_read_header_bytes(int fd, const struct zu_limits *lim, uint8_t **out, 
 
 /*
  * A file replaced atomically: written as a temporary file beside path (same
- * directory, so rename is atomic) and renamed over path by commit. An existing
- * regular file's mode is kept (0644 for a new file).
+ * directory, so rename is atomic) and renamed over path by commit. The
+ * temporary file is unnamed (O_TMPFILE) where the filesystem allows, so a
+ * process killed before commit leaves nothing behind; it gets a name only
+ * for the instant before the rename. An existing regular file's mode is kept
+ * (0644 for a new file).
  */
 struct zu_atomic_file {
-	int fd;            /* the temporary file, open for writing; -1 when closed */
+	int fd;             /* the temporary file, open for writing; -1 when closed */
 	mode_t mode;
+	bool unnamed;       /* O_TMPFILE: no name until commit */
 	char path[PATH_MAX];
-	char tmp[PATH_MAX]; /* empty once committed or aborted */
+	char tmp[PATH_MAX]; /* name of a named temporary file; empty when none */
 };
 
 /* -EINVAL when path exists and is not a regular file. */

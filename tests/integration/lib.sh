@@ -46,9 +46,16 @@ expect_err_contains() {
 	fi
 }
 
-# json_field FILE KEY: a number from a one-line JSON object.
+# json_field FILE KEY: a value from a one-line JSON object; MISSING (which no
+# assertion accepts) when the file or key is not there.
 json_field() {
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+	python3 -c '
+import json, sys
+try:
+    print(json.load(open(sys.argv[1]))[sys.argv[2]])
+except Exception:
+    print("MISSING")
+    sys.exit(1)' "$1" "$2"
 }
 
 # assert NAME EXPR: a bash arithmetic or test expression.

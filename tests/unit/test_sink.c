@@ -472,14 +472,14 @@ static void sink_exec_commit_reports_exit_status(void **state)
 	(void)state;
 	assert_int_equal(zu_sink_exec_open("cat >/dev/null; exit 3", &s, &err), 0);
 	assert_int_equal(s.ops->write_at(s.priv, 0, x, sizeof(x), &err), 0);
-	assert_int_equal(s.ops->commit(s.priv, sizeof(x), &err), -EIO);
+	assert_int_equal(s.ops->commit(s.priv, sizeof(x), &err), -ECHILD);
 	assert_non_null(strstr(err.msg, "cat >/dev/null; exit 3"));
 	assert_non_null(strstr(err.msg, "exit status 3"));
 	s.ops->abort(s.priv); /* as assemble does after a failed commit: harmless */
 	zu_sink_free(&s);
 
 	assert_int_equal(zu_sink_exec_open("kill -USR1 $$", &s, &err), 0);
-	assert_int_equal(s.ops->commit(s.priv, 0, &err), -EIO);
+	assert_int_equal(s.ops->commit(s.priv, 0, &err), -ECHILD);
 	assert_non_null(strstr(err.msg, "killed by signal 10"));
 	zu_sink_free(&s);
 }
@@ -499,7 +499,7 @@ static void sink_exec_command_that_exits_at_once_fails_with_status(void **state)
 	assert_int_equal(zu_sink_exec_open("exit 3", &s, &err), 0);
 	r = stream_all(&s, data, n, &err);
 	if (r == 0)
-		assert_int_equal(s.ops->commit(s.priv, n, &err), -EIO);
+		assert_int_equal(s.ops->commit(s.priv, n, &err), -ECHILD);
 	else
 		assert_int_equal(r, -EPIPE);
 	assert_non_null(strstr(err.msg, "'exit 3'"));

@@ -67,7 +67,7 @@ int zu_sink_file_open(const char *path, struct zu_sink *out, struct zu_err *err)
  * (-EINVAL otherwise). A command that stops reading makes write fail with
  * -EPIPE (never a SIGPIPE death; signal dispositions are not touched).
  * Commit closes its stdin and waits: success only on exit status 0, else
- * -EIO. Abort sends SIGTERM (SIGKILL after 2 s) and reaps it.
+ * -ECHILD (the destination command failed). Abort sends SIGTERM (SIGKILL after 2 s) and reaps it.
  */
 int zu_sink_exec_open(const char *cmd, struct zu_sink *out, struct zu_err *err)
 	__attribute__((warn_unused_result));

@@ -89,23 +89,26 @@ static void exec_reap(struct exec_priv *s)
 	s->pid = -1;
 }
 
-/* Sets err to what became of the command; "what" says when. */
+/*
+ * Sets err to what became of the command; "what" says when. -ECHILD is
+ * zckup's code for "the destination command failed" (doc/errors.md).
+ */
 static int exec_status_err(const struct exec_priv *s, const char *what, struct zu_err *err)
 {
 	switch (s->why) {
 	case CLD_EXITED:
-		return zu_err_set(err, -EIO, "command '%s' %s: exit status %d", s->cmd, what,
+		return zu_err_set(err, -ECHILD, "command '%s' %s: exit status %d", s->cmd, what,
 				  s->status);
 	case CLD_KILLED:
 	case CLD_DUMPED:
-		return zu_err_set(err, -EIO, "command '%s' %s: killed by signal %d", s->cmd,
+		return zu_err_set(err, -ECHILD, "command '%s' %s: killed by signal %d", s->cmd,
 				  what, s->status);
 	case CLD_STOPPED:
-		return zu_err_set(err, -EIO,
+		return zu_err_set(err, -ECHILD,
 				  "command '%s' %s: stopped by signal %d (it cannot use the "
 				  "terminal)", s->cmd, what, s->status);
 	default:
-		return zu_err_set(err, -EIO, "command '%s' %s", s->cmd, what);
+		return zu_err_set(err, -ECHILD, "command '%s' %s", s->cmd, what);
 	}
 }
 
@@ -173,10 +176,10 @@ static void exec_abort(void *priv)
 	struct exec_priv *s = priv;
 
 	if (s->pid > 0) {
-		kill(s->pid, SIGTERM);
-		kill(s->pid, SIGCONT); /* a stopped process acts on SIGTERM only when resumed */
+		kill(-s->pid, SIGTERM);
+		kill(-s->pid, SIGCONT); /* a stopped process acts on SIGTERM only when resumed */
 		if (exec_wait(s, EXEC_KILL_GRACE_MS, false) >= 0 && s->pid > 0) {
-			kill(s->pid, SIGKILL);
+			kill(-s->pid, SIGKILL);
 			exec_reap(s);
 		}
 	}
@@ -243,7 +246,7 @@ static int exec_spawn(struct exec_priv *s, int rd, struct zu_err *err)
 		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 						       POSIX_SPAWN_SETPGROUP);
 	if (r == 0)
-		r = 0;
+		r = posix_spawnattr_setpgroup(&attr, 0);
 	if (r == 0)
 		r = posix_spawnattr_setsigmask(&attr, &none);
 	if (r == 0)

@@ -22,7 +22,7 @@ static int file_write_at(void *priv, uint64_t off, const void *p, size_t n, stru
 	struct file_priv *s = priv;
 	int r = zu_io_pwrite_full(s->af.fd, p, n, off, err);
 
-	return r < 0 ? zu_err_prefix(err, "%s", s->af.tmp) : 0;
+	return r < 0 ? zu_err_prefix(err, "%s (temporary file)", s->af.path) : 0;
 }
 
 static int file_commit(void *priv, uint64_t size, struct zu_err *err)
@@ -31,7 +31,7 @@ static int file_commit(void *priv, uint64_t size, struct zu_err *err)
 
 	/* The size is set explicitly: an image may end in a hole or be empty. */
 	if (ftruncate(s->af.fd, (off_t)size) < 0)
-		return zu_err_sys(err, errno, "%s: set size", s->af.tmp);
+		return zu_err_sys(err, errno, "%s: set size", s->af.path);
 	return zu_atomic_commit(&s->af, err);
 }
 

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Resume and wear: apply killed with SIGKILL at random points and re-run gives
+# the identical image while fetching, in total, at most 1.1x one uninterrupted
+# run; an update onto a slot that already holds most of the image writes only
+# what differs; an interrupted --output leaves the old file intact.
+. "$(dirname "$0")/lib.sh"
+cd "$TEST_TMP"
+KILL="python3 $(dirname "$0")/interrupt.py"
+$GEN image 11 48000000 old.img
+# new = old with its middle third replaced: about 16 MB to fetch
+python3 - <<'PY'
+import random
+old = open("old.img", "rb").read()
+rng = random.Random(12)
+third = len(old) // 3
+mid = rng.getrandbits(8 * third).to_bytes(third, "little")
+open("new.img", "wb").write(old[:third] + mid + old[2 * third:])
+PY
+"$ZCKUP" make new.img -o new.zck -H new.zckh --level 1 -q
+apply() { "$ZCKUP" apply --header new.zckh --url new.zck --source old.img "$@"; }
+
+apply --target full.img --json -q >full.json
+full=$(json_field full.json fetched_bytes)
+check "uninterrupted apply" cmp full.img new.img
+seed=${ZCKUP_TEST_SEED:-4242}
+echo "# kill points from seed $seed"
+RANDOM=$seed
+for i in $(seq 1 10); do
+	frac=$(printf '0.%02d' $((RANDOM % 90 + 5)))
+	rm -f t.img
+	$KILL "$frac" "$ZCKUP" apply --header new.zckh --url new.zck --source old.img \
+		--target t.img --progress json >kill.json
+	killed=$(json_field kill.json killed)
+	k_fetched=$(json_field kill.json fetched)
+	apply --target t.img --json -q >rerun.json
+	r_fetched=$(json_field rerun.json fetched_bytes)
+	in_place=$(json_field rerun.json in_place_bytes)
+	check "run $i killed at $frac of the image: re-run gives the identical image" cmp t.img new.img
+	assert "run $i: killed ($killed), re-run reused $in_place bytes in place" \
+		"[ $killed = True ] && [ $in_place -gt 0 ]"
+	assert "run $i: fetched $k_fetched + $r_fetched <= 1.1 x $full" \
+		"[ $(( (k_fetched + r_fetched) * 10 )) -le $(( full * 11 )) ]"
+done
+
+# Wear: a slot that holds the old image gets only what differs written.
+cp old.img slot.img
+apply --target slot.img --json -q >slot.json
+check "update onto an old slot: identical image" cmp slot.img new.img
+written=$(json_field slot.json written_bytes)
+image=$(stat -c %s new.img)
+assert "old slot: wrote $written of $image bytes (at most half)" "[ $((written * 2)) -le $image ]"
+apply --target slot.img --json -q >again.json
+assert "a second run onto a complete slot writes and fetches nothing" \
+	"[ $(json_field again.json written_bytes) = 0 ] && [ $(json_field again.json fetched_bytes) = 0 ]"
+# (a slot of unrelated bytes: zeros or 0xff would hold the image's own zero runs)
+$GEN random 13 "$image" other.img
+apply --target other.img --json -q >other.json
+assert "a slot of other data gets the whole image written ($(json_field other.json written_bytes) bytes)" \
+	"[ $(json_field other.json written_bytes) = $image ]"
+apply --target other.img --rewrite-all --json -q >all.json
+assert "--rewrite-all writes every byte again" "[ $(json_field all.json written_bytes) = $image ]"
+
+# An interrupted --output leaves the old file as it was, and no temporary file.
+echo "previous image" >prev.img
+$KILL 0.5 "$ZCKUP" apply --header new.zckh --url new.zck --output prev.img --progress json >kill.json
+assert "--output killed half-way ($(json_field kill.json killed))" "[ $(json_field kill.json killed) = True ]"
+assert "--output killed: the old file is intact" "[ \"\$(cat prev.img)\" = 'previous image' ]"
+assert "--output killed: no temporary file left" "[ -z \"\$(ls -a | grep zckup-)\" ]"
+finish
