@@ -74,6 +74,14 @@ ZCKUP_API void zckup_set_log(zckup_ctx *ctx, enum zckup_log_level max, zckup_log
 /* fn is called about every MiB of progress, and at the end of each phase. */
 ZCKUP_API void zckup_set_progress(zckup_ctx *ctx, zckup_progress_fn fn, void *user);
 
+/*
+ * Asks the call running on ctx (apply, plan, make) to stop: it returns
+ * -ECANCELED at its next check, between chunks, after aborting its
+ * destination. Async-signal-safe: may be called from a signal handler.
+ * The request stays until zckup_ctx_free(); use a new context to go on.
+ */
+ZCKUP_API void zckup_cancel(zckup_ctx *ctx);
+
 /* Limits applied to untrusted input. Zero fields take the defaults. */
 struct zckup_limits {
 	size_t max_header_bytes; /* default 64 MiB */

@@ -61,6 +61,8 @@ bool cli_parse_progress(const char *arg, enum cli_progress_mode *out);
 void cli_common_defaults(struct cli_common *c, bool progress_given);
 /* Installs the progress printer and the warning logger on ctx. */
 void cli_attach(zckup_ctx *ctx, const struct cli_common *c);
+/* SIGINT, SIGTERM and SIGHUP cancel the work on ctx (exit status 8). */
+void cli_cancel_on_signals(zckup_ctx *ctx);
 /* Ends a progress bar line, if one is showing. */
 void cli_progress_done(void);
 

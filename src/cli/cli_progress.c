@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli_progress - how long work shows itself: a one-line bar on a terminal
- * (phase, percentage, rate, ETA) or JSON lines for updaters and UIs, and the
- * stderr logger.
+ * (phase, percentage, rate, ETA) or JSON lines for updaters and UIs, the
+ * stderr logger, and signals that cancel the work.
  */
 #define _GNU_SOURCE 1
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -139,4 +140,27 @@ void cli_attach(zckup_ctx *ctx, const struct cli_common *c)
 	ps.json_out = c->report;
 	if (c->progress != CLI_PROGRESS_NONE)
 		zckup_set_progress(ctx, on_progress, NULL);
+}
+
+/* The context a signal cancels: one per process in the CLI. */
+static zckup_ctx *signal_ctx;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (signal_ctx)
+		zckup_cancel(signal_ctx);
+}
+
+void cli_cancel_on_signals(zckup_ctx *ctx)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_ctx = ctx;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }

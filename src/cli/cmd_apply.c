@@ -248,6 +248,7 @@ int cmd_apply(int argc, char **argv)
 	if (!ctx)
 		return EXIT_IO;
 	cli_attach(ctx, &a.com);
+	cli_cancel_on_signals(ctx);
 	r = cli_resolve_sizes(ctx, &a.src);
 	if (r != EXIT_OK)
 		goto out;

@@ -113,6 +113,7 @@ int cmd_make(int argc, char **argv)
 	if (!ctx)
 		return EXIT_IO;
 	cli_attach(ctx, &com);
+	cli_cancel_on_signals(ctx);
 	r = zckup_make(ctx, &mo, &st);
 	cli_progress_done();
 	if (r < 0) {

@@ -183,6 +183,7 @@ int cmd_plan(int argc, char **argv)
 	if (!ctx)
 		return EXIT_IO;
 	cli_attach(ctx, &com);
+	cli_cancel_on_signals(ctx);
 	r = cli_resolve_sizes(ctx, &src);
 	if (r != EXIT_OK)
 		goto out;

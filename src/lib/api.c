@@ -66,6 +66,11 @@ ZCKUP_API void zckup_set_progress(zckup_ctx *ctx, zckup_progress_fn fn, void *us
 	ctx->progress_user = user;
 }
 
+ZCKUP_API void zckup_cancel(zckup_ctx *ctx)
+{
+	ctx->cancel = 1;
+}
+
 ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim)
 {
 	const struct zu_limits def = ZU_LIMITS_DEFAULT;
@@ -113,7 +118,7 @@ static void progress_adapter(void *user, enum zu_phase phase, uint64_t done, uin
 
 struct zu_progress zu_api_progress(zckup_ctx *ctx)
 {
-	struct zu_progress p = { .fn = progress_adapter, .user = ctx };
+	struct zu_progress p = { .fn = progress_adapter, .user = ctx, .cancel = &ctx->cancel };
 
 	/* UINT64_MAX: the first report of each phase always goes through */
 	for (unsigned i = 0; i < ZU_API_PHASES; i++)

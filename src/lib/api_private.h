@@ -6,6 +6,8 @@
 #ifndef ZU_API_PRIVATE_H
 #define ZU_API_PRIVATE_H
 
+#include <signal.h>
+
 #include "zckup.h"
 
 #include "err.h"
@@ -26,6 +28,7 @@ struct zckup_ctx {
 	/* throttling state of the progress adapter, per phase */
 	uint64_t last_done[ZU_API_PHASES];
 	uint64_t fetched;
+	volatile sig_atomic_t cancel; /* set by zckup_cancel(), from a signal handler too */
 };
 
 struct zckup_header {

@@ -391,7 +391,9 @@ int zu_assemble_run(const struct zu_assemble_params *p, struct zu_assemble_stats
 
 	r = state_init(&s, p, err);
 	for (; r == 0 && i < p->h->n_chunks; i++) {
-		r = one_chunk(&s, i, err);
+		r = zu_progress_check_cancel(&p->progress, err);
+		if (r == 0)
+			r = one_chunk(&s, i, err);
 		if (r < 0)
 			zu_err_prefix(err, "chunk %zu", i);
 	}

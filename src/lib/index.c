@@ -256,7 +256,7 @@ static int refill(struct ix_run *x, struct ix_cursor *c, struct zu_err *err)
 	x->st.bytes_read += n;
 	x->done += n;
 	zu_progress_report(&x->p->progress, ZU_PHASE_INDEX, x->done, x->total);
-	return 0;
+	return zu_progress_check_cancel(&x->p->progress, err);
 }
 
 /* Gives the new bytes of buf to the chunker; handles every chunk it cuts. */

@@ -93,7 +93,9 @@ int zu_inplace_scan(const struct zu_inplace_params *p, bool *out_in_place, uint6
 		/* A target shorter than the image (an interrupted file) holds a prefix. */
 		if (c->image_offset + c->len > avail)
 			break;
-		r = ip_chunk_matches(&x, c, &out_in_place[i], err);
+		r = zu_progress_check_cancel(&p->progress, err);
+		if (r == 0)
+			r = ip_chunk_matches(&x, c, &out_in_place[i], err);
 		if (r < 0)
 			zu_err_prefix(err, "target at offset %" PRIu64, p->target_offset + c->image_offset);
 		else if (out_in_place[i])

@@ -413,6 +413,9 @@ static int mk_read_image(struct mk_run *m, int fd, const struct zu_make_params *
 			reported = m->image_len;
 			zu_progress_report(&p->progress, ZU_PHASE_MAKE, reported, total);
 		}
+		r = zu_progress_check_cancel(&p->progress, err);
+		if (r < 0)
+			break;
 	}
 	free(buf);
 	if (r < 0)

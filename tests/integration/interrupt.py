@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs a zckup apply and kills it with SIGKILL part-way.
 
-interrupt.py FRACTION CMD...   (CMD must include --progress json)
+interrupt.py FRACTION CMD...         (CMD must include --progress json)
+interrupt.py --term FRACTION CMD...  send SIGTERM instead and let it end
 
 Watches the JSON progress lines on CMD's stdout; once the write phase has
 passed FRACTION of the image, stops the process (SIGSTOP, so that what it
@@ -18,8 +19,12 @@ import sys
 
 
 def main():
-    fraction = float(sys.argv[1])
-    proc = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    args = sys.argv[1:]
+    term = args[0] == "--term"
+    if term:
+        args = args[1:]
+    fraction = float(args[0])
+    proc = subprocess.Popen(args[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     fetched = 0
     done_frac = 0.0
     killed = False
@@ -33,6 +38,11 @@ def main():
         fetched = max(fetched, ev.get("fetched", 0))
         if ev.get("phase") == "write" and ev.get("total"):
             done_frac = ev["done"] / ev["total"]
+            if done_frac >= fraction and not killed and term:
+                proc.send_signal(signal.SIGTERM)
+                killed = True
+                proc.stdout.read()
+                break
             if done_frac >= fraction and not killed:
                 proc.send_signal(signal.SIGSTOP)
                 killed = True
@@ -48,8 +58,9 @@ def main():
                         fetched = max(fetched, ev.get("fetched", 0))
                 proc.kill()
                 break
-    proc.wait()
-    print(json.dumps({"killed": killed, "fetched": fetched, "written_fraction": done_frac}))
+    status = proc.wait()
+    print(json.dumps({"killed": killed, "fetched": fetched, "written_fraction": done_frac,
+                      "status": status}))
 
 
 if __name__ == "__main__":

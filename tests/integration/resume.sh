@@ -60,6 +60,21 @@ assert "a slot of other data gets the whole image written ($(json_field other.js
 apply --target other.img --rewrite-all --json -q >all.json
 assert "--rewrite-all writes every byte again" "[ $(json_field all.json written_bytes) = $image ]"
 
+# SIGTERM: a clean cancel with exit status 8; the same command resumes.
+rm -f t.img
+$KILL --term 0.5 "$ZCKUP" apply --header new.zckh --url new.zck --source old.img \
+	--target t.img --progress json >term.json
+assert "SIGTERM half-way: exit status 8 ($(json_field term.json status))" \
+	"[ $(json_field term.json killed) = True ] && [ $(json_field term.json status) = 8 ]"
+apply --target t.img --json -q >rerun.json
+check "after SIGTERM the same command completes the image" cmp t.img new.img
+assert "after SIGTERM the re-run found the written part in place" \
+	"[ $(json_field rerun.json in_place_bytes) -gt 0 ]"
+$KILL --term 0.5 "$ZCKUP" apply --header new.zckh --url new.zck --source old.img \
+	--exec "cat >/dev/null; touch finished" --progress json >term.json
+assert "SIGTERM with --exec: exit 8 and the command was terminated" \
+	"[ $(json_field term.json status) = 8 ] && [ ! -e finished ]"
+
 # An interrupted --output leaves the old file as it was, and no temporary file.
 echo "previous image" >prev.img
 $KILL 0.5 "$ZCKUP" apply --header new.zckh --url new.zck --output prev.img --progress json >kill.json
