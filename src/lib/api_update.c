@@ -256,12 +256,17 @@ static int check_apply_opts(zckup_ctx *ctx, const struct zckup_apply_opts *o)
 	if (o->n_sources && !o->sources)
 		return zu_err_set(&ctx->err, -EINVAL, "sources missing");
 	/* An atomic output may replace a source: the source's old inode stays readable. */
-	for (size_t i = 0; o->target && i < o->n_sources; i++)
-		if (zu_io_same_file(o->sources[i].path, o->target))
+	for (size_t i = 0; o->target && i < o->n_sources; i++) {
+		const struct zckup_source *s = &o->sources[i];
+		struct zu_io_region t = { o->target, o->target_offset, o->header->h.image_len };
+		struct zu_io_region src = { s->path, 0, s->size ? s->size : UINT64_MAX };
+
+		if (zu_io_regions_overlap(&t, &src))
 			return zu_err_set(&ctx->err, -EINVAL,
-					  "target %s is the same file as source %s: refusing to "
-					  "overwrite the image being read",
-					  o->target, o->sources[i].path);
+					  "target %s (from offset %" PRIu64 ") overlaps source %s: "
+					  "refusing to overwrite the image being read",
+					  o->target, o->target_offset, s->path);
+	}
 	return 0;
 }
 

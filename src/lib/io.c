@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -126,15 +128,73 @@ int zu_io_write_full(int fd, const void *buf, size_t n, struct zu_err *err)
 	return 0;
 }
 
-bool zu_io_same_file(const char *a, const char *b)
+/* Reads a small sysfs file into buf; false when there is none. */
+static bool sysfs_read(const char *path, char *buf, size_t cap)
 {
-	struct stat sa, sb;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+	if (fd < 0)
 		return false;
-	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
-		return sa.st_rdev == sb.st_rdev;
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * Where a region really lies: a block device partition is mapped to its disk
+ * (sysfs "start" in 512-byte sectors, and the parent's "dev"), so that
+ * /dev/sda2 and /dev/sda compare in the same coordinates.
+ */
+static bool region_on_disk(const struct zu_io_region *r, dev_t *out_dev, ino_t *out_ino,
+			   uint64_t *out_off)
+{
+	char path[128], buf[64];
+	struct stat st;
+	uint64_t start = 0;
+	unsigned maj = 0, min = 0;
+
+	if (stat(r->path, &st) < 0)
+		return false;
+	*out_off = r->off;
+	*out_dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+	*out_ino = S_ISBLK(st.st_mode) ? 0 : st.st_ino;
+	if (!S_ISBLK(st.st_mode))
+		return true;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/start", major(st.st_rdev),
+		 minor(st.st_rdev));
+	if (!sysfs_read(path, buf, sizeof(buf)) || sscanf(buf, "%" SCNu64, &start) != 1)
+		return true; /* a whole disk */
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", major(st.st_rdev),
+		 minor(st.st_rdev));
+	if (!sysfs_read(path, buf, sizeof(buf)) || sscanf(buf, "%u:%u", &maj, &min) != 2)
+		return true;
+	*out_dev = makedev(maj, min);
+	*out_off = start * 512 + r->off;
+	return true;
+}
+
+static uint64_t add_saturated(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return zu_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+bool zu_io_regions_overlap(const struct zu_io_region *a, const struct zu_io_region *b)
+{
+	dev_t da, db;
+	ino_t ia, ib;
+	uint64_t oa, ob;
+
+	if (!region_on_disk(a, &da, &ia, &oa) || !region_on_disk(b, &db, &ib, &ob))
+		return false;
+	if (da != db || ia != ib)
+		return false;
+	return oa < add_saturated(ob, b->len) && ob < add_saturated(oa, a->len);
 }
 
 int zu_io_read_header_bytes(int fd, const struct zu_limits *lim, uint8_t **out, size_t *out_len,

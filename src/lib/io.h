@@ -31,8 +31,19 @@ int zu_io_pwrite_full(int fd, const void *buf, size_t n, uint64_t off, struct zu
 	__attribute__((warn_unused_result));
 int zu_io_write_full(int fd, const void *buf, size_t n, struct zu_err *err)
 	__attribute__((warn_unused_result));
-/* True when both paths name the same file or device (st_dev/st_ino or st_rdev). */
-bool zu_io_same_file(const char *a, const char *b);
+/* A byte range of a file or block device. */
+struct zu_io_region {
+	const char *path;
+	uint64_t off;
+	uint64_t len;
+};
+
+/*
+ * True when the two regions share bytes on disk: the same file, or the same
+ * block device, or a partition and the disk that holds it (through sysfs),
+ * with overlapping ranges. Paths that cannot be stat'ed do not overlap.
+ */
+bool zu_io_regions_overlap(const struct zu_io_region *a, const struct zu_io_region *b);
 
 /*
  * Reads a whole header (full .zck or detached) from the start of fd into a

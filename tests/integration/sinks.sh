@@ -45,6 +45,21 @@ tail -c 1048576 disk.img >tail.after
 check "--target-offset: bytes after the image are untouched" cmp tail.before tail.after
 assert "--target-offset: the file was not truncated" "[ $(stat -c %s disk.img) = $((image + 2 * 1048576)) ]"
 
+# One disk-image file holding both slots: the source region and the target
+# region may share the file but not bytes.
+old_size=$(stat -c %s old.img)
+cat old.img >slots.img
+truncate -s $((old_size + image + 4096)) slots.img
+check "slot A as source, slot B of the same file as target" \
+	"$ZCKUP" apply --header new.zckh --url new.zck --source slots.img --source-size "$old_size" \
+	--target slots.img --target-offset $((old_size + 4096)) -q
+check "slot B holds the new image" cmp -i $((old_size + 4096)):0 -n "$image" slots.img new.img
+check "slot A is untouched" cmp -n "$old_size" slots.img old.img
+expect_exit 2 "a target region overlapping the source region is refused" \
+	"$ZCKUP" apply --header new.zckh --url new.zck --source slots.img --source-size "$old_size" \
+	--target slots.img --target-offset $((old_size / 2)) -q
+expect_err_contains "overlaps" "the message says the regions overlap"
+
 # --progress json: JSON lines, monotonic per phase, ending at the total.
 apply --output p.img --progress json >progress.jsonl
 check "--progress json: every line is a JSON progress event, done never goes back, write ends at total" \

@@ -389,7 +389,7 @@ static int run_assemble(struct run *run, const struct fixture *fx, const struct 
 		.n_sources = 1,
 		.fetch = f,
 		.sink = &run->sink,
-		.progress = { on_progress, run },
+		.progress = { .fn = on_progress, .user = run },
 		.lim = &lim,
 	};
 
