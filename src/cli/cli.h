@@ -33,6 +33,7 @@ struct cli_common {
 	bool json;
 	bool quiet;
 	enum cli_progress_mode progress;
+	bool progress_set; /* --progress was given */
 	FILE *report; /* where summaries and JSON go: stdout, or stderr when stdout is the image */
 };
 
@@ -55,10 +56,17 @@ void cli_json_str(FILE *f, const char *s);
 /* Human size: "12.3 MiB". */
 const char *cli_human(uint64_t bytes, char *buf, size_t cap);
 
-/* --progress bar|json|none; false when arg is none of them. */
-bool cli_parse_progress(const char *arg, enum cli_progress_mode *out);
+/* Long options every working command shares: --json, -q/--quiet, --progress MODE. */
+#define CLI_OPT_JSON 0x180
+#define CLI_OPT_PROGRESS 0x181
+#define CLI_NOT_COMMON (-1)
+#define CLI_COMMON_LONG_OPTIONS                                                                    \
+	{ "json", no_argument, NULL, CLI_OPT_JSON }, { "quiet", no_argument, NULL, 'q' },          \
+	{ "progress", required_argument, NULL, CLI_OPT_PROGRESS }
+/* EXIT_OK when c was a common option, CLI_NOT_COMMON when not, else an exit status. */
+int cli_common_option(int c, const char *arg, struct cli_common *com);
 /* Defaults: a bar when stderr is a terminal and not --quiet; report on stdout. */
-void cli_common_defaults(struct cli_common *c, bool progress_given);
+void cli_common_defaults(struct cli_common *c);
 /* Installs the progress printer and the warning logger on ctx. */
 void cli_attach(zckup_ctx *ctx, const struct cli_common *c);
 /* SIGINT, SIGTERM and SIGHUP cancel the work on ctx (exit status 8). */

@@ -111,7 +111,7 @@ static void log_print(void *user, enum zckup_log_level lvl, const char *module, 
 	fprintf(stderr, "zckup: %s%s\n", lvl == ZCKUP_LOG_WARNING ? "warning: " : "", msg);
 }
 
-bool cli_parse_progress(const char *arg, enum cli_progress_mode *out)
+static bool parse_progress(const char *arg, enum cli_progress_mode *out)
 {
 	if (!strcmp(arg, "bar"))
 		*out = CLI_PROGRESS_BAR;
@@ -124,11 +124,30 @@ bool cli_parse_progress(const char *arg, enum cli_progress_mode *out)
 	return true;
 }
 
-void cli_common_defaults(struct cli_common *c, bool progress_given)
+int cli_common_option(int c, const char *arg, struct cli_common *com)
+{
+	switch (c) {
+	case CLI_OPT_JSON:
+		com->json = true;
+		return EXIT_OK;
+	case 'q':
+		com->quiet = true;
+		return EXIT_OK;
+	case CLI_OPT_PROGRESS:
+		if (!parse_progress(arg, &com->progress))
+			return cli_usage_error("--progress wants bar, json or none, not '%s'", arg);
+		com->progress_set = true;
+		return EXIT_OK;
+	default:
+		return CLI_NOT_COMMON;
+	}
+}
+
+void cli_common_defaults(struct cli_common *c)
 {
 	if (!c->report)
 		c->report = stdout;
-	if (!progress_given)
+	if (!c->progress_set)
 		c->progress = !c->quiet && isatty(STDERR_FILENO) ? CLI_PROGRESS_BAR
 								 : CLI_PROGRESS_NONE;
 }

@@ -73,18 +73,17 @@ struct apply_args {
 	const char *header;
 	const char *pin;
 	bool debug_chunks;
-	bool progress_given;
 	struct cli_sources src;
 	struct zckup_apply_opts ao;
 	struct cli_common com;
 };
 
-enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_PROGRESS, OPT_DEBUG_CHUNKS,
-       OPT_JSON };
+enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_DEBUG_CHUNKS };
 
 static int parse_one(int c, struct apply_args *a)
 {
 	long v;
+	int r;
 
 	switch (c) {
 	case 'H':
@@ -126,22 +125,12 @@ static int parse_one(int c, struct apply_args *a)
 			return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
 		a->ao.max_ranges = (size_t)v;
 		return EXIT_OK;
-	case OPT_PROGRESS:
-		a->progress_given = true;
-		return cli_parse_progress(optarg, &a->com.progress)
-			       ? EXIT_OK
-			       : cli_usage_error("--progress wants bar, json or none");
 	case OPT_DEBUG_CHUNKS:
 		a->debug_chunks = true;
 		return EXIT_OK;
-	case OPT_JSON:
-		a->com.json = true;
-		return EXIT_OK;
-	case 'q':
-		a->com.quiet = true;
-		return EXIT_OK;
 	default:
-		return EXIT_USAGE;
+		r = cli_common_option(c, optarg, &a->com);
+		return r == CLI_NOT_COMMON ? EXIT_USAGE : r;
 	}
 }
 
@@ -160,7 +149,7 @@ static int check_args(struct apply_args *a)
 	/* When the image goes to stdout, everything else goes to stderr. */
 	if (a->ao.use_fd)
 		a->com.report = stderr;
-	cli_common_defaults(&a->com, a->progress_given);
+	cli_common_defaults(&a->com);
 	return EXIT_OK;
 }
 
@@ -179,10 +168,8 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "output", required_argument, NULL, 'o' },
 		{ "exec", required_argument, NULL, 'e' },
 		{ "max-ranges", required_argument, NULL, 'r' },
-		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "debug-chunks", no_argument, NULL, OPT_DEBUG_CHUNKS },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
+		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

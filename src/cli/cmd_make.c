@@ -53,9 +53,7 @@ int cmd_make(int argc, char **argv)
 		{ "header-out", required_argument, NULL, 'H' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "progress", required_argument, NULL, 'p' },
+		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -63,7 +61,6 @@ int cmd_make(int argc, char **argv)
 	struct zckup_make_stats st = { 0 };
 	struct cli_common com = { 0 };
 	zckup_ctx *ctx;
-	bool progress_given = false;
 	long v;
 	int c, r;
 
@@ -85,22 +82,13 @@ int cmd_make(int argc, char **argv)
 				return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
 			mo.threads = (int)v;
 			break;
-		case 'j':
-			com.json = true;
-			break;
-		case 'q':
-			com.quiet = true;
-			break;
-		case 'p':
-			if (!cli_parse_progress(optarg, &com.progress))
-				return cli_usage_error("--progress wants bar, json or none");
-			progress_given = true;
-			break;
 		case 'h':
 			fputs(make_usage, stdout);
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			r = cli_common_option(c, optarg, &com);
+			if (r != EXIT_OK)
+				return r == CLI_NOT_COMMON ? EXIT_USAGE : r;
 		}
 	}
 	if (optind + 1 != argc)
@@ -108,7 +96,7 @@ int cmd_make(int argc, char **argv)
 	if (!mo.output)
 		return cli_usage_error("make needs -o NEW.zck");
 	mo.image = argv[optind];
-	cli_common_defaults(&com, progress_given);
+	cli_common_defaults(&com);
 	ctx = zckup_ctx_new();
 	if (!ctx)
 		return EXIT_IO;

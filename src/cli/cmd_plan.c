@@ -112,9 +112,7 @@ int cmd_plan(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "target-offset", required_argument, NULL, 'T' },
 		{ "chunks", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "progress", required_argument, NULL, 'p' },
+		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -125,7 +123,6 @@ int cmd_plan(int argc, char **argv)
 	zckup_plan *p = NULL;
 	bool chunks = false;
 	zckup_ctx *ctx;
-	bool progress_given = false;
 	long v;
 	int c, r;
 
@@ -154,29 +151,20 @@ int cmd_plan(int argc, char **argv)
 		case 'c':
 			chunks = true;
 			break;
-		case 'j':
-			com.json = true;
-			break;
-		case 'q':
-			com.quiet = true;
-			break;
-		case 'p':
-			if (!cli_parse_progress(optarg, &com.progress))
-				return cli_usage_error("--progress wants bar, json or none");
-			progress_given = true;
-			break;
 		case 'h':
 			fputs(plan_usage, stdout);
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			r = cli_common_option(c, optarg, &com);
+			if (r == CLI_NOT_COMMON)
+				r = EXIT_USAGE;
 		}
 		if (r != EXIT_OK)
 			return r;
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("plan wants exactly one HEADER (.zck or .zckh)");
-	cli_common_defaults(&com, progress_given);
+	cli_common_defaults(&com);
 	po.sources = src.v;
 	po.n_sources = src.n;
 	ctx = zckup_ctx_new();
