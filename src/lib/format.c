@@ -126,7 +126,7 @@ static int parse_lead(const uint8_t *buf, size_t n, const struct zu_limits *lim,
 int zu_header_size(const uint8_t *buf, size_t n, const struct zu_limits *lim, size_t *out_len,
 		   struct zu_err *err)
 {
-	struct lead l;
+	struct lead l = { 0 };
 	int r = parse_lead(buf, n, lim, &l, err);
 
 	if (r < 0)
@@ -444,7 +444,7 @@ int zu_header_parse(struct zu_header *h, const uint8_t *buf, size_t n,
 {
 	struct zu_header tmp = ZU_HEADER_INIT;
 	uint8_t sum[ZU_DIGEST_LEN];
-	struct lead l;
+	struct lead l = { 0 };
 	struct rd r;
 	int ret;
 
