@@ -4,7 +4,8 @@
 #   build/        gcc, the build users get
 #   build-asan/   clang with AddressSanitizer and UndefinedBehaviorSanitizer
 # Both builds use -Werror. Ends with "N passed, N failed"; exit 0 only when
-# everything passed. Extra arguments go to 'meson test' (e.g. a test name).
+# everything passed. Also compiles a gcc release build (-O3 finds warnings
+# that -O2 does not). Extra arguments go to 'meson test' (e.g. a test name).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -32,6 +33,17 @@ if [ "${ZCKUP_SKIP_ASAN:-0}" != 1 ]; then
 	CC=clang run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false ||
 		{ echo "build failed: build-asan"; build_failed=$((build_failed + 1)); }
 fi
+
+echo "== build-release: configure and build (gcc -O3, no tests)"
+release_ok=1
+if [ ! -f build-release/build.ninja ]; then
+	meson setup build-release -Dbuildtype=release >/dev/null || release_ok=0
+fi
+if [ $release_ok = 1 ] && ! ninja -C build-release >/tmp/zckup-release-build.log 2>&1; then
+	tail -30 /tmp/zckup-release-build.log
+	release_ok=0
+fi
+[ $release_ok = 1 ] || { echo "build failed: build-release"; build_failed=$((build_failed + 1)); }
 
 python3 - "$build_failed" "${logs[@]}" <<'PY'
 import json, sys
