@@ -24,19 +24,12 @@
 
 #include "assemble.h"
 #include "hash.h"
+#include "test_rng.h"
 
 #define SEED 0xa55e3b1u
 #define N_CHUNKS 7
 #define BODY_START 100 /* where the header would end */
 #define DICT_LEN 4096
-
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
 
 /* ---- the hand-made .zck ---------------------------------------------------- */
 
@@ -107,12 +100,12 @@ static void write_file(char *path, const char *tag, const uint8_t *p, size_t n)
 	close(fd);
 }
 
-static void add_dict(struct fixture *fx, uint32_t *rng)
+static void add_dict(struct fixture *fx, uint64_t *rng)
 {
 	uint8_t comp[DICT_LEN + 512];
 
 	for (size_t i = 0; i < DICT_LEN; i++)
-		fx->dict[i] = (uint8_t)('A' + rng_next(rng) % 20);
+		fx->dict[i] = (uint8_t)('A' + test_rng_next(rng) % 20);
 	fx->h.has_dict = true;
 	fx->h.dict.len = DICT_LEN;
 	sha(fx->dict, DICT_LEN, fx->h.dict.udigest);
@@ -127,7 +120,7 @@ static void add_dict(struct fixture *fx, uint32_t *rng)
  */
 static void fixture_build(struct fixture *fx, uint64_t comp_type, bool with_dict)
 {
-	uint32_t rng = SEED;
+	uint64_t rng = test_rng_seed(SEED);
 	uint8_t comp[16384];
 	uint8_t *seed;
 	uint64_t off = 0;
@@ -142,7 +135,7 @@ static void fixture_build(struct fixture *fx, uint64_t comp_type, bool with_dict
 	if (with_dict)
 		add_dict(fx, &rng);
 	for (size_t i = 0; i < N_CHUNKS; i++)
-		fx->chunks[i].len = 1024 + rng_next(&rng) % (11u << 10);
+		fx->chunks[i].len = 1024 + test_rng_next(&rng) % (11u << 10);
 	for (size_t i = 0; i < N_CHUNKS; i++) {
 		fx->chunks[i].image_offset = off;
 		off += fx->chunks[i].len;
@@ -150,9 +143,12 @@ static void fixture_build(struct fixture *fx, uint64_t comp_type, bool with_dict
 	fx->h.image_len = off;
 	fx->image = malloc(off);
 	assert_non_null(fx->image);
-	for (uint64_t i = 0; i < off; i++)
-		fx->image[i] = with_dict && (i / 64) % 2 ? fx->dict[i % DICT_LEN]
-							  : (uint8_t)('a' + rng_next(&rng) % 6);
+	for (uint64_t i = 0; i < off; i++) {
+		if (with_dict && (i / 64) % 2)
+			fx->image[i] = fx->dict[i % DICT_LEN];
+		else
+			fx->image[i] = (uint8_t)('a' + test_rng_next(&rng) % 6);
+	}
 	for (size_t i = 0; i < N_CHUNKS; i++) {
 		struct zu_chunk *c = &fx->chunks[i];
 		const uint8_t *src = fx->image + c->image_offset;
@@ -301,7 +297,7 @@ struct split_backend {
 	const struct zu_range *r;
 	size_t n, cur;
 	uint64_t done;
-	uint32_t rng;
+	uint64_t rng;
 	size_t max_rec;
 	uint64_t drop; /* bytes of the last range never sent (a lying backend) */
 };
@@ -332,7 +328,7 @@ static int split_next(void *priv, struct zu_fetch_rec *out, struct zu_err *err)
 	clen = c->len - (b->cur == b->n - 1 ? b->drop : 0);
 	if (b->done == clen)
 		return 0;
-	len = 1 + rng_next(&b->rng) % b->max_rec;
+	len = 1 + test_rng_next(&b->rng) % b->max_rec;
 	if (len > clen - b->done)
 		len = (size_t)(clen - b->done);
 	assert_true(c->off + b->done + len <= b->body_len);
@@ -521,10 +517,11 @@ static void assemble_records_split_at_odd_sizes(void **state)
 	for (size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
 		for (size_t k = 0; k < sizeof(max_rec) / sizeof(max_rec[0]); k++) {
 			struct split_backend b = { fx.body, fx.body_len, NULL, 0, 0, 0,
-						   SEED + (uint32_t)k, max_rec[k], 0 };
+						   test_rng_seed(SEED + k), max_rec[k], 0 };
 			struct zu_fetch f = { .ops = &split_ops, .priv = &b };
 
-			printf("mask %#x max record %zu seed %#x\n", masks[m], max_rec[k], b.rng);
+			printf("mask %#x max record %zu seed %#zx\n", masks[m], max_rec[k],
+			       SEED + k);
 			plan_build(&tp, &fx, masks[m], m == 2, 2);
 			assert_int_equal(run_assemble(&run, &fx, &tp, &f), 0);
 			expect_image(&run, &fx);
@@ -661,7 +658,8 @@ static void assemble_aborts_on_short_batch(void **state)
 	plan_build(&tp, &fx, 0, false, 0);
 	/* the plan asks for 50 bytes past the last chunk; the backend never sends them */
 	tp.ranges[0].len += 50;
-	b = (struct split_backend){ fx.body, fx.body_len, NULL, 0, 0, 0, SEED, 5000, 50 };
+	b = (struct split_backend){ .body = fx.body, .body_len = fx.body_len,
+				    .rng = test_rng_seed(SEED), .max_rec = 5000, .drop = 50 };
 	assert_int_equal(run_assemble(&run, &fx, &tp, &f), -EPROTO);
 	assert_int_equal(run.mem.next_off, fx.h.image_len); /* every chunk came, then the end */
 	expect_failure(&run, -EPROTO, "batch ended");

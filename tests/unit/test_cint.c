@@ -12,19 +12,10 @@
 #include <cmocka.h>
 
 #include "cint.h"
+#include "test_rng.h"
 
 #define SEED 0x5eed1234abcdULL
 
-static uint64_t rng_state = SEED;
-
-/* xorshift64*: deterministic, seed printed by main(). */
-static uint64_t rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
 
 static void check_encoding(uint64_t v, const uint8_t *want, size_t want_len)
 {
@@ -65,13 +56,15 @@ static void cint_encodes_known_values_as_zchunk_does(void **state)
 
 static void cint_round_trips_random_values_of_every_width(void **state)
 {
+	uint64_t rng = test_rng_seed(SEED);
+
 	(void)state;
 	for (int i = 0; i < 20000; i++) {
-		unsigned int bits = (unsigned int)(rng_next() % 64) + 1;
-		uint64_t v = bits == 64 ? rng_next() : rng_next() & ((UINT64_C(1) << bits) - 1);
+		unsigned int bits = (unsigned int)(test_rng_next(&rng) % 64) + 1;
+		uint64_t v = test_rng_next(&rng) >> (64 - bits);
 		uint8_t buf[3 * ZU_CINT_MAX_LEN];
 		struct zu_err err = ZU_ERR_INIT;
-		size_t off = (size_t)(rng_next() % 5), len, pos = off;
+		size_t off = (size_t)(test_rng_next(&rng) % 5), len, pos = off;
 		uint64_t got = 0;
 
 		memset(buf, 0, sizeof(buf));

@@ -14,24 +14,17 @@
 #include <zstd.h>
 
 #include "decomp.h"
+#include "test_rng.h"
 
 #define SEED 0x5eedu
 
-static uint32_t rng_next(uint32_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
-}
-
 /* Compressible but not trivial: words from a small alphabet. */
-static void fill(uint8_t *p, size_t n, uint32_t seed)
+static void fill(uint8_t *p, size_t n, uint64_t seed)
 {
-	uint32_t s = seed;
+	uint64_t s = test_rng_seed(seed);
 
 	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)('a' + rng_next(&s) % 8);
+		p[i] = (uint8_t)('a' + (test_rng_next(&s) >> 61));
 }
 
 static size_t compress(const void *src, size_t n, void *dst, size_t cap)

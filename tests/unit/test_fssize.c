@@ -19,19 +19,9 @@
 #include <cmocka.h>
 
 #include "fssize.h"
+#include "test_rng.h"
 
 #define SEED 0xf55123e4d00dULL
-
-static uint64_t rng_state = SEED;
-
-/* xorshift64*: deterministic, seed printed by main(). */
-static uint64_t rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
 
 static void put_le16(uint8_t *p, uint32_t v)
 {
@@ -194,13 +184,13 @@ static void fssize_rounds_squashfs_bytes_used_up_to_4096(void **state)
 static void fssize_finds_nothing_in_zeros_or_garbage(void **state)
 {
 	uint8_t buf[ZU_FSSIZE_PROBE_BYTES];
+	uint64_t rng = test_rng_seed(SEED);
 
 	(void)state;
 	memset(buf, 0, sizeof(buf));
 	expect_error(buf, sizeof(buf), -ENOENT, "no ext2/3/4 or squashfs superblock");
 	for (int round = 0; round < 200; round++) {
-		for (size_t i = 0; i < sizeof(buf); i += 8)
-			put_le64(buf + i, rng_next());
+		test_rng_fill(&rng, buf, sizeof(buf));
 		/* Keep both magics out so the expectation holds for any seed. */
 		buf[0] = 0;
 		buf[1024 + 0x38] = 0;

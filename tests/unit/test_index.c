@@ -21,29 +21,15 @@
 #include "chunker.h"
 #include "hash.h"
 #include "index.h"
+#include "test_rng.h"
 
 #define MAX_CUTS 4096
 #define MIB (1u << 20)
 
-static uint64_t rng_state = 0x2545f4914f6cdd1du;
+#define SEED 0x2545f4914f6cdd1du
 
-static uint64_t xorshift(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static uint8_t *random_bytes(size_t n)
-{
-	uint8_t *p = malloc(n ? n : 1);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(xorshift() >> 32);
-	return p;
-}
+/* One stream for the whole run, seeded in main(): tests draw from it in order. */
+static uint64_t rng_state;
 
 /* Chunk boundaries of p[0..n) as the chunker cuts it in one call. */
 struct cuts {
@@ -213,7 +199,7 @@ static void index_finds_chunks_of_shuffled_target(void **state)
 {
 	static struct cuts c;
 	size_t n = 6 * MIB + 777, perm[MAX_CUTS];
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s };
 	uint64_t size = n;
 	struct zu_header h;
@@ -226,7 +212,7 @@ static void index_finds_chunks_of_shuffled_target(void **state)
 	for (size_t i = 0; i < c.n; i++)
 		perm[i] = i;
 	for (size_t i = c.n - 1; i > 0; i--) {
-		size_t j = xorshift() % (i + 1), t = perm[i];
+		size_t j = test_rng_next(&rng_state) % (i + 1), t = perm[i];
 
 		perm[i] = perm[j];
 		perm[j] = t;
@@ -245,7 +231,7 @@ static void index_misses_only_chunks_touched_by_changed_byte(void **state)
 	static struct cuts c;
 	static struct zu_seed_loc locs[MAX_CUTS];
 	size_t n = 3 * MIB, hit = 0, missing = 0;
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s };
 	uint64_t size = n;
 	struct zu_header h;
@@ -255,7 +241,7 @@ static void index_misses_only_chunks_touched_by_changed_byte(void **state)
 	cut(s, n, &c);
 	header_from(&h, &c);
 	for (int round = 0; round < 4; round++) {
-		size_t pos = xorshift() % n;
+		size_t pos = test_rng_next(&rng_state) % n;
 
 		s[pos] ^= 0x5a;
 		missing = c.n - check_index(&h, data, &size, 1, &st, locs);
@@ -278,7 +264,7 @@ static void index_gives_duplicates_the_lowest_offset(void **state)
 {
 	static struct cuts c;
 	size_t n = 4 * MIB, dups = 0;
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s };
 	uint64_t size = n;
 	struct zu_header h;
@@ -307,7 +293,7 @@ static void index_compares_full_digests_when_prefixes_collide(void **state)
 	static struct cuts c;
 	static struct zu_seed_loc locs[MAX_CUTS];
 	size_t n = 3 * MIB, zero = MAX_CUTS, later = 0;
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s };
 	uint64_t size = n;
 	struct zu_header h;
@@ -341,7 +327,7 @@ static void index_prefers_first_source(void **state)
 {
 	static struct cuts ca, cb;
 	size_t na = 2 * MIB + 5, nb = MIB + 99;
-	uint8_t *a = random_bytes(na), *b = random_bytes(nb);
+	uint8_t *a = test_rng_alloc(&rng_state, na), *b = test_rng_alloc(&rng_state, nb);
 	const uint8_t *data[] = { a, b, a };
 	uint64_t sizes[] = { na, nb, na };
 	struct zu_header h;
@@ -373,7 +359,7 @@ static void index_stops_at_source_size(void **state)
 {
 	static struct cuts c;
 	size_t n = 3 * MIB, limits[] = { MIB + 12345, 2 * MIB, 70000, 0 };
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s };
 	struct zu_header h;
 	struct zu_index_stats st;
@@ -408,7 +394,7 @@ static void index_is_independent_of_block_boundaries(void **state)
 {
 	static struct cuts c;
 	size_t body = 5 * MIB;
-	uint8_t *b = random_bytes(body), *s = malloc(body + 200000);
+	uint8_t *b = test_rng_alloc(&rng_state, body), *s = malloc(body + 200000);
 	const uint8_t *data[] = { s };
 	struct zu_header h;
 	struct zu_index_stats st;
@@ -441,7 +427,7 @@ static void index_hashes_only_wanted_lengths(void **state)
 {
 	static struct cuts c;
 	size_t n = 4 * MIB;
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s };
 	uint64_t size = n, want_hashed = 0;
 	struct zu_header h;
@@ -471,7 +457,7 @@ static void index_stops_reading_when_all_found_and_reports_progress(void **state
 {
 	static struct cuts c;
 	size_t n = 8 * MIB;
-	uint8_t *s = random_bytes(n);
+	uint8_t *s = test_rng_alloc(&rng_state, n);
 	const uint8_t *data[] = { s, s };
 	uint64_t sizes[] = { n, n };
 	size_t lens[] = { n, n };
@@ -510,7 +496,7 @@ static void index_stops_reading_when_all_found_and_reports_progress(void **state
 
 static void index_handles_empty_header_and_empty_chunks(void **state)
 {
-	uint8_t *s = random_bytes(MIB);
+	uint8_t *s = test_rng_alloc(&rng_state, MIB);
 	const uint8_t *data[] = { s };
 	uint64_t size = MIB;
 	size_t len = MIB;
@@ -541,7 +527,7 @@ static void index_handles_empty_header_and_empty_chunks(void **state)
 static void index_reports_short_source_and_bad_arguments(void **state)
 {
 	static struct cuts c;
-	uint8_t *s = random_bytes(MIB);
+	uint8_t *s = test_rng_alloc(&rng_state, MIB);
 	struct zu_header h;
 	struct zu_seed_loc locs[MAX_CUTS];
 	struct zu_err err = ZU_ERR_INIT;
@@ -582,6 +568,7 @@ int main(void)
 		cmocka_unit_test(index_reports_short_source_and_bad_arguments),
 	};
 
-	printf("index test seed 0x%016" PRIx64 "\n", rng_state);
+	rng_state = test_rng_seed(SEED);
+	printf("index test seed 0x%016" PRIx64 "\n", (uint64_t)SEED);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #include "format.h"
 #include "hash.h"
 #include "make.h"
+#include "test_rng.h"
 
 #define SEED 0x5eedc0ffee123457ull
 #define IMAGE_LEN (6u << 20)
@@ -37,36 +38,28 @@ struct fixture {
 	uint8_t *bytes; /* the image, IMAGE_LEN bytes */
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64*: deterministic, enough for test data */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
-
 /* Random, repeated (copies of earlier regions), zero and text-like regions. */
 static void gen_image(uint8_t *p, size_t n, uint64_t seed)
 {
-	uint64_t s = seed;
+	uint64_t s = test_rng_seed(seed);
 	size_t pos = 0;
 
 	while (pos < n) {
-		size_t len = 1 + rng_next(&s) % (300u << 10);
-		unsigned kind = (unsigned)(rng_next(&s) % 4);
+		size_t len = 1 + test_rng_next(&s) % (300u << 10);
+		unsigned kind = (unsigned)(test_rng_next(&s) % 4);
 
 		if (len > n - pos)
 			len = n - pos;
 		for (size_t i = 0; i < len; i++) {
 			if (kind == 0 || (kind == 1 && pos < (1u << 20)))
-				p[pos + i] = (uint8_t)rng_next(&s);
+				p[pos + i] = (uint8_t)test_rng_next(&s);
 			else if (kind == 1)
 				p[pos + i] = p[pos + i - (1u << 20) + 4096];
 			else if (kind == 2)
 				p[pos + i] = 0;
 			else
-				p[pos + i] = (uint8_t)("zckup make test "[i % 16] ^ (rng_next(&s) % 7 == 0));
+				p[pos + i] = (uint8_t)("zckup make test "[i % 16] ^
+						       (test_rng_next(&s) % 7 == 0));
 		}
 		pos += len;
 	}

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "plan.h"
+#include "test_rng.h"
 
 #define BODY_START 1000u /* where chunk data starts in the fake .zck */
 #define MAX_CHUNKS 4096
@@ -218,14 +219,6 @@ static void plan_fetches_dict_only_with_net_chunks(void **state)
 	assert_int_equal(f->plan.ranges[0].len, 5700);
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 /* Ranges are sorted, disjoint, separated by >= gap, cover every NET chunk, sum to fetch_bytes. */
 static void check_ranges(const struct fixture *f, uint64_t gap)
 {
@@ -257,21 +250,22 @@ static void check_ranges(const struct fixture *f, uint64_t gap)
 static void plan_stats_match_chunk_sums_random(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t seedv = 0x9e3779b97f4a7c15u;
+	const uint64_t seedv = 0x9e3779b97f4a7c15u;
+	uint64_t rng = test_rng_seed(seedv);
 	static uint64_t lens[MAX_CHUNKS];
 
 	print_message("plan random seed 0x%016" PRIx64 "\n", seedv);
 	for (int round = 0; round < 50; round++) {
-		size_t n = 1 + xorshift(&seedv) % MAX_CHUNKS, seeds = 0, nets = 0;
-		uint64_t sb = 0, nb = 0, ncb = 0, gap = xorshift(&seedv) % 600;
+		size_t n = 1 + test_rng_next(&rng) % MAX_CHUNKS, seeds = 0, nets = 0;
+		uint64_t sb = 0, nb = 0, ncb = 0, gap = test_rng_next(&rng) % 600;
 
 		for (size_t i = 0; i < n; i++)
-			lens[i] = xorshift(&seedv) % 4 == 0 ? xorshift(&seedv) % 300
-							     : 1 + xorshift(&seedv) % 40000;
+			lens[i] = test_rng_next(&rng) % 4 == 0 ? test_rng_next(&rng) % 300
+							       : 1 + test_rng_next(&rng) % 40000;
 		zu_plan_fini(&f->plan);
 		layout(f, lens, n, round % 2 ? 321 : 0);
 		for (size_t i = 0; i < n; i++) {
-			if (xorshift(&seedv) % 3) {
+			if (test_rng_next(&rng) % 3) {
 				seed(f, i);
 				seeds++;
 				sb += f->chunks[i].len;
@@ -281,7 +275,7 @@ static void plan_stats_match_chunk_sums_random(void **state)
 				ncb += f->chunks[i].comp_len;
 			}
 		}
-		build(f, 1 + xorshift(&seedv) % 200, gap);
+		build(f, 1 + test_rng_next(&rng) % 200, gap);
 		assert_int_equal(f->plan.n_chunks, n);
 		assert_int_equal(f->plan.n_seed, seeds);
 		assert_int_equal(f->plan.n_net, nets);

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "sink/sink.h"
+#include "test_rng.h"
 
 static int raw_open(const char *path, uint64_t offset, uint64_t image_size, struct zu_sink *s,
 		    struct zu_err *err)
@@ -374,29 +375,10 @@ static uint64_t rng_state;
 static void seed_init(void)
 {
 	const char *env = getenv("ZU_TEST_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 0) : 0x5eed5171c0ffee01ULL;
 
-	rng_state = env ? strtoull(env, NULL, 0) : 0x5eed5171c0ffee01ULL;
-	if (!rng_state)
-		rng_state = 1;
-	printf("test_sink seed 0x%" PRIx64 " (set ZU_TEST_SEED to repeat)\n", rng_state);
-}
-
-static uint64_t rng_next(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static uint8_t *random_bytes(size_t n)
-{
-	uint8_t *p = malloc(n);
-
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rng_next();
-	return p;
+	rng_state = test_rng_seed(seed);
+	printf("test_sink seed 0x%" PRIx64 " (set ZU_TEST_SEED to repeat)\n", seed);
 }
 
 static double now_s(void)
@@ -414,7 +396,7 @@ static int stream_all(struct zu_sink *s, const uint8_t *p, size_t n, struct zu_e
 	int r;
 
 	while (off < n) {
-		len = 1 + (size_t)(rng_next() % (100 * 1024));
+		len = 1 + (size_t)(test_rng_next(&rng_state) % (100 * 1024));
 		if (len > n - off)
 			len = n - off;
 		r = s->ops->write_at(s->priv, off, p + off, len, err);
@@ -444,7 +426,7 @@ static void sink_exec_delivers_identical_bytes(void **state)
 	struct zu_err err = ZU_ERR_INIT;
 	char path[96], cmd[160];
 	const size_t n = 3 * 1024 * 1024 + 17; /* far beyond a pipe's buffer */
-	uint8_t *data = random_bytes(n), *got = malloc(n);
+	uint8_t *data = test_rng_alloc(&rng_state, n), *got = malloc(n);
 
 	(void)state;
 	assert_non_null(got);
@@ -491,7 +473,7 @@ static void sink_exec_command_that_exits_at_once_fails_with_status(void **state)
 	struct zu_err err = ZU_ERR_INIT;
 	struct sigaction before;
 	const size_t n = 1024 * 1024;
-	uint8_t *data = random_bytes(n);
+	uint8_t *data = test_rng_alloc(&rng_state, n);
 	int r;
 
 	(void)state;
@@ -516,7 +498,7 @@ static void sink_exec_early_exit_is_epipe_not_sigpipe(void **state)
 	struct zu_err err = ZU_ERR_INIT;
 	struct sigaction before;
 	const size_t n = 4 * 1024 * 1024;
-	uint8_t *data = random_bytes(n);
+	uint8_t *data = test_rng_alloc(&rng_state, n);
 
 	(void)state;
 	assert_int_equal(sigaction(SIGPIPE, NULL, &before), 0);
@@ -661,7 +643,7 @@ static void sink_fd_streams_to_pipe(void **state)
 {
 	struct zu_sink s = { 0 };
 	struct zu_err err = ZU_ERR_INIT;
-	uint8_t *data = random_bytes(4000), got[4000];
+	uint8_t *data = test_rng_alloc(&rng_state, 4000), got[4000];
 	int fds[2];
 
 	(void)state;
@@ -685,7 +667,7 @@ static void sink_fd_writes_file_and_leaves_fd_open(void **state)
 	struct zu_sink s = { 0 };
 	struct zu_err err = ZU_ERR_INIT;
 	const size_t n = 300 * 1024;
-	uint8_t *data = random_bytes(n), *got = malloc(n);
+	uint8_t *data = test_rng_alloc(&rng_state, n), *got = malloc(n);
 	char path[96];
 	int fd;
 
