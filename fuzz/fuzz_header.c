@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "fuzz.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +16,12 @@
 #include "format.h"
 #include "hash.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Small limits keep each run fast; the logic is the same as with the defaults. */
 static const struct zu_limits fuzz_limits = {
 	.max_header = 1u << 20, .max_chunk = 1u << 20, .max_chunks = 1u << 14, .max_ranges = 16
 };
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
 
 static void check_invariants(const struct zu_header *h)
 {
