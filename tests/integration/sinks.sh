@@ -17,6 +17,8 @@ expect_exit 9 "--exec command that fails" apply --exec "cat >/dev/null; exit 3" 
 expect_err_contains "status 3" "the message gives the command's exit status"
 expect_exit 9 "--exec command that stops reading early" apply --exec "head -c 1000 >/dev/null" -q
 expect_exit 9 "--exec command that cannot run" apply --exec "/nonexistent/cmd" -q
+apply --exec "cat >/dev/null; echo note-from-the-command >&2" -q 2>exec.err
+assert "--exec: the command's stderr passes through" "grep -q note-from-the-command exec.err"
 # a real chain: a tar archive image unpacked by tar as it arrives
 mkdir -p tree/sub && cp "$ZCKUP_SRC"/README.md tree/ && cp "$ZCKUP_SRC"/doc/* tree/sub/
 tar -cf v2.tar -C tree . && "$ZCKUP" make v2.tar -o v2.zck --level 3 -q
@@ -30,6 +32,12 @@ printf '\xff' | dd of=bad.zck bs=1 seek=$(( $(stat -c %s bad.zck) - 3000 )) conv
 expect_exit 4 "--exec with a corrupted .zck" "$ZCKUP" apply --header new.zckh --url bad.zck \
 	--exec "cat >partial.img; touch finished" -q
 assert "the command was terminated, not allowed to finish" "[ ! -e finished ]"
+
+# --output keeps the mode of the file it replaces.
+echo old >mode.img && chmod 600 mode.img
+check "--output onto a 0600 file" apply --output mode.img -q
+assert "--output kept mode 600 ($(stat -c %a mode.img))" "[ $(stat -c %a mode.img) = 600 ]"
+check "--output: the file is the new image" cmp mode.img new.img
 
 # -o -: the image on stdout, the summary on stderr.
 apply -o - --json >stdout.img 2>summary.json
