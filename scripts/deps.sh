@@ -7,6 +7,7 @@ pkgs=(
 	build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
 	libzstd-dev libssl-dev libcmocka-dev
 	zchunk zstd e2fsprogs squashfs-tools xxd time
+	swupdate nginx cpio openssl
 )
 missing=()
 for p in "${pkgs[@]}"; do
