@@ -90,6 +90,31 @@ struct zckup_limits {
 };
 ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim);
 
+/* ---- network ------------------------------------------------------------- */
+
+/*
+ * How a remote .zck (http://, https://) is fetched. The transfers run in a
+ * separate process forked from the caller, with dropped privileges (see
+ * README "Security"). Strings are borrowed: they must stay valid while ctx
+ * is used. Zero fields take the defaults.
+ */
+struct zckup_net_opts {
+	unsigned connections;        /* transfers in flight (HTTP/1.1 connections or HTTP/2
+					streams); default 4, at most 16 */
+	unsigned attempts;           /* tries of a transfer that brings no byte; default 6 */
+	unsigned timeout_s;          /* seconds without a byte before a transfer is retried;
+					default 30 */
+	size_t max_ranges;           /* ranges per request before any step-down; default 150 */
+	const char *cacert;          /* PEM file of trusted CAs; default: the system's */
+	const char *capath;          /* directory of trusted CAs (readable by the downloader) */
+	const char *cert, *key;      /* client certificate and key (PEM), for mutual TLS */
+	int insecure;                /* 1: do not verify the server's certificate */
+	const char *const *headers;  /* extra request headers, "Name: value" */
+	size_t n_headers;            /* at most 32 */
+	const char *user;            /* the downloader's user; default "nobody" when root */
+};
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_set_net(zckup_ctx *ctx, const struct zckup_net_opts *o);
+
 /* ---- headers ------------------------------------------------------------- */
 
 typedef struct zckup_header zckup_header;
@@ -104,6 +129,14 @@ ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_open(zckup_ctx *ctx, const char *pa
 						   const uint8_t *expect_sha256,
 						   zckup_header **out);
 ZCKUP_API void zckup_header_free(zckup_header *h);
+/*
+ * Like zckup_header_open(), but reads the header from the start of the .zck
+ * at url (http://, https://, file:// or a path): the lead first, then the
+ * rest. The connection is kept in ctx for a zckup_apply() of the same url.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_fetch(zckup_ctx *ctx, const char *url,
+						    const uint8_t *expect_sha256,
+						    zckup_header **out);
 
 struct zckup_header_info {
 	int detached;                /* 1 when read from a detached header */
@@ -197,10 +230,12 @@ struct zckup_plan_stats {
 	uint64_t net_comp_bytes;     /* compressed bytes of the chunks to fetch */
 	uint64_t fetch_bytes;        /* bytes the ranges cover (gaps and dict included) */
 	size_t n_ranges;             /* byte ranges after coalescing */
-	size_t n_requests;           /* requests of at most max_ranges ranges */
+	size_t n_requests;           /* requests of at most max_ranges ranges, if the server
+					serves that many ranges per request */
 	uint64_t source_bytes;       /* bytes of the sources indexed */
 	size_t n_in_place;           /* chunks the target already holds */
 	uint64_t in_place_bytes;
+	uint64_t wire_bytes_estimate; /* fetch_bytes plus HTTP framing, estimated */
 };
 ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
 
@@ -240,7 +275,8 @@ typedef void (*zckup_chunk_fn)(void *user, size_t index, enum zckup_origin origi
 
 struct zckup_apply_opts {
 	const zckup_header *header;  /* authenticated header of the new image */
-	const char *url;             /* where the .zck is: a path or file://PATH */
+	const char *url;             /* where the .zck is: http://, https://, file://PATH or
+					a path; checked to hold this header before use */
 	const struct zckup_source *sources;
 	size_t n_sources;
 	size_t max_ranges;           /* 0 = 150 */
@@ -258,6 +294,14 @@ struct zckup_apply_opts {
 	void *chunk_user;
 };
 
+enum zckup_fetch_mode {
+	ZCKUP_FETCH_NONE,            /* nothing was fetched */
+	ZCKUP_FETCH_FILE,            /* from a local file */
+	ZCKUP_FETCH_MULTI_RANGE,     /* several ranges per request (multipart answers) */
+	ZCKUP_FETCH_SINGLE_RANGE,    /* one range per request: the server serves no more */
+	ZCKUP_FETCH_WHOLE_FILE,      /* the server ignores Range: the file was streamed */
+};
+
 struct zckup_apply_stats {
 	uint64_t image_bytes;
 	uint64_t seed_bytes;         /* uncompressed bytes reused from sources */
@@ -268,9 +312,15 @@ struct zckup_apply_stats {
 	size_t n_seed;
 	size_t n_net;
 	size_t n_in_place;
-	size_t n_requests;
+	size_t n_requests;           /* HTTP requests (header reads included) or file batches */
 	size_t n_ranges;
 	double seconds;
+	uint64_t wire_bytes;         /* HTTP: response headers and bodies received */
+	uint64_t sent_bytes;         /* HTTP: request bytes sent */
+	size_t n_retries;            /* transfers asked again after a failure */
+	size_t n_stepdowns;          /* times the server made zckup ask fewer ranges */
+	enum zckup_fetch_mode fetch_mode;
+	unsigned http_version;       /* 10, 11, 20; 0 when nothing was fetched over HTTP */
 };
 
 /*

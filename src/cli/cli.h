@@ -91,6 +91,44 @@ int cli_resolve_sizes(zckup_ctx *ctx, struct cli_sources *s);
 /* Turns "file://PATH" into PATH; other strings are returned unchanged. */
 const char *cli_url_path(const char *url);
 
+/* Network options of apply and plan (cli_net.c). */
+#define CLI_NET_HEADERS_MAX 32
+struct cli_net {
+	struct zckup_net_opts o;
+	const char *headers[CLI_NET_HEADERS_MAX];
+	const char *url;
+	bool set;           /* any network option was given */
+};
+enum {
+	CLI_OPT_CONNECTIONS = 0x1a0, CLI_OPT_RETRIES, CLI_OPT_TIMEOUT, CLI_OPT_CACERT,
+	CLI_OPT_CAPATH, CLI_OPT_CERT, CLI_OPT_KEY, CLI_OPT_INSECURE, CLI_OPT_HTTP_HEADER,
+	CLI_OPT_USER,
+};
+#define CLI_NET_LONG_OPTIONS                                                                       \
+	{ "url", required_argument, NULL, 'u' },                                                   \
+	{ "max-ranges", required_argument, NULL, 'r' },                                            \
+	{ "connections", required_argument, NULL, CLI_OPT_CONNECTIONS },                           \
+	{ "retries", required_argument, NULL, CLI_OPT_RETRIES },                                   \
+	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },                                   \
+	{ "cacert", required_argument, NULL, CLI_OPT_CACERT },                                     \
+	{ "capath", required_argument, NULL, CLI_OPT_CAPATH },                                     \
+	{ "cert", required_argument, NULL, CLI_OPT_CERT },                                         \
+	{ "key", required_argument, NULL, CLI_OPT_KEY },                                           \
+	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE },                                       \
+	{ "http-header", required_argument, NULL, CLI_OPT_HTTP_HEADER },                           \
+	{ "user", required_argument, NULL, CLI_OPT_USER }
+/* The usage lines for those options. */
+extern const char cli_net_usage[];
+/* EXIT_OK when c was a network option, CLI_NOT_COMMON when not, else an exit status. */
+int cli_net_option(int c, const char *arg, struct cli_net *n);
+/* Passes the options to ctx; returns EXIT_OK or an exit status. */
+int cli_net_apply(zckup_ctx *ctx, struct cli_net *n);
+/* Reads the header from --header FILE, or from the url when there is none. */
+int cli_open_header(zckup_ctx *ctx, const char *header, const char *url, const uint8_t *pin,
+		    zckup_header **out);
+/* "multi-range" etc. */
+const char *cli_fetch_mode(enum zckup_fetch_mode m);
+
 int cmd_make(int argc, char **argv);
 int cmd_extract_header(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

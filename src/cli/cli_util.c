@@ -25,6 +25,8 @@ int cli_exit_for(int code)
 	case -EKEYREJECTED:
 		return EXIT_AUTH;
 	case -EPROTO:
+	case -ESTALE:
+	case -ETIMEDOUT:
 		return EXIT_PROTOCOL;
 	case -ECANCELED:
 		return EXIT_CANCELLED;
@@ -45,6 +47,8 @@ int cli_exit_for(int code)
 	case -EDQUOT:
 	case -ENOMEM:
 	case -EFBIG:
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
 		return EXIT_IO;
 	default:
 		return EXIT_FAILURE_OTHER;

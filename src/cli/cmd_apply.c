@@ -17,12 +17,12 @@ static const char apply_usage[] =
 	"  -H, --header FILE        the new image's header (.zckh or .zck); default: read it\n"
 	"                           from --url\n"
 	"      --header-sha256 HEX  refuse a header whose checksum is not HEX (pinning)\n"
-	"  -u, --url URL            where the .zck is: a path or file://PATH\n"
+	"  -u, --url URL            where the .zck is: http://, https://, file://PATH or\n"
+	"                           a path; checked to hold the header before use\n"
 	"  -s, --source PATH        an image the device holds (file or block device);\n"
 	"                           may be given up to 16 times\n"
 	"  -S, --source-size N      index only the first N bytes of the --source before it,\n"
 	"                           or 'detect': the size of its ext2/3/4 or squashfs\n"
-	"  -r, --max-ranges N       byte ranges per request (default 150)\n"
 	"Destination, exactly one of:\n"
 	"  -t, --target PATH        a block device or file, written in place; chunks it\n"
 	"                           already holds are checked, not fetched nor rewritten\n"
@@ -39,6 +39,28 @@ static const char apply_usage[] =
 	"  -q, --quiet              no progress, no text summary\n"
 	"  -h, --help               this help\n";
 
+static const char *fetch_mode_text(enum zckup_fetch_mode m)
+{
+	switch (m) {
+	case ZCKUP_FETCH_SINGLE_RANGE:
+		return "one range per request (the server serves no more)";
+	case ZCKUP_FETCH_WHOLE_FILE:
+		return "whole file streamed (the server ignores Range)";
+	default:
+		return "multi-range requests";
+	}
+}
+
+static const char *retry_text(const struct zckup_apply_stats *s)
+{
+	static char buf[64];
+
+	if (!s->n_retries)
+		return "";
+	snprintf(buf, sizeof(buf), ", %zu retr%s", s->n_retries, s->n_retries == 1 ? "y" : "ies");
+	return buf;
+}
+
 static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 {
 	char a[32], b[32], c[32], d[32], e[32];
@@ -49,10 +71,13 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 			",\"fetched_uncompressed_bytes\":%" PRIu64 ",\"fetched_bytes\":%" PRIu64
 			",\"in_place_bytes\":%" PRIu64 ",\"written_bytes\":%" PRIu64
 			",\"reused_chunks\":%zu,\"fetched_chunks\":%zu,\"in_place_chunks\":%zu"
-			",\"requests\":%zu,\"ranges\":%zu,\"seconds\":%.3f}\n",
+			",\"requests\":%zu,\"ranges\":%zu,\"wire_bytes\":%" PRIu64
+			",\"sent_bytes\":%" PRIu64 ",\"retries\":%zu,\"stepdowns\":%zu"
+			",\"mode\":\"%s\",\"http_version\":%u,\"seconds\":%.3f}\n",
 			s->image_bytes, s->seed_bytes, s->net_bytes, s->fetched_bytes,
 			s->in_place_bytes, s->written_bytes, s->n_seed, s->n_net, s->n_in_place,
-			s->n_requests, s->n_ranges, s->seconds);
+			s->n_requests, s->n_ranges, s->wire_bytes, s->sent_bytes, s->n_retries,
+			s->n_stepdowns, cli_fetch_mode(s->fetch_mode), s->http_version, s->seconds);
 		return;
 	}
 	fprintf(f, "reused:   %s in %zu chunks (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
@@ -64,12 +89,18 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 	fprintf(f, "fetched:  %s compressed for %s in %zu chunks (%zu ranges)\n",
 		cli_human(s->fetched_bytes, b, sizeof(b)), cli_human(s->net_bytes, c, sizeof(c)),
 		s->n_net, s->n_ranges);
+	if (s->fetch_mode != ZCKUP_FETCH_NONE && s->fetch_mode != ZCKUP_FETCH_FILE)
+		fprintf(f, "network:  %s on the wire in %zu request%s, %s, HTTP/%u.%u%s\n",
+			cli_human(s->wire_bytes, e, sizeof(e)), s->n_requests,
+			s->n_requests == 1 ? "" : "s", fetch_mode_text(s->fetch_mode),
+			s->http_version / 10, s->http_version % 10, retry_text(s));
 	fprintf(f, "total:    %s verified, %s written in %.2f s\n",
 		cli_human(s->image_bytes, d, sizeof(d)),
 		cli_human(s->written_bytes, a, sizeof(a)), s->seconds);
 }
 
 struct apply_args {
+	struct cli_net net;
 	const char *header;
 	const char *pin;
 	bool debug_chunks;
@@ -82,7 +113,6 @@ enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_DEBUG_CHUNKS };
 
 static int parse_one(int c, struct apply_args *a)
 {
-	long v;
 	int r;
 
 	switch (c) {
@@ -91,9 +121,6 @@ static int parse_one(int c, struct apply_args *a)
 		return EXIT_OK;
 	case OPT_PIN:
 		a->pin = optarg;
-		return EXIT_OK;
-	case 'u':
-		a->ao.url = optarg;
 		return EXIT_OK;
 	case 's':
 		return cli_add_source(&a->src, optarg);
@@ -120,16 +147,13 @@ static int parse_one(int c, struct apply_args *a)
 	case 'e':
 		a->ao.exec = optarg;
 		return EXIT_OK;
-	case 'r':
-		if (!cli_parse_int(optarg, 1, 150, &v))
-			return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
-		a->ao.max_ranges = (size_t)v;
-		return EXIT_OK;
 	case OPT_DEBUG_CHUNKS:
 		a->debug_chunks = true;
 		return EXIT_OK;
 	default:
-		r = cli_common_option(c, optarg, &a->com);
+		r = cli_net_option(c, optarg, &a->net);
+		if (r == CLI_NOT_COMMON)
+			r = cli_common_option(c, optarg, &a->com);
 		return r == CLI_NOT_COMMON ? EXIT_USAGE : r;
 	}
 }
@@ -142,10 +166,12 @@ static int check_args(struct apply_args *a)
 		return cli_usage_error("apply needs exactly one of --target, --output, -o - or --exec");
 	if ((a->ao.target_offset || a->ao.no_in_place) && !a->ao.target)
 		return cli_usage_error("--target-offset and --rewrite-all go with --target");
-	if (!a->header && !a->ao.url)
+	if (!a->net.url)
+		a->net.url = a->header; /* a whole .zck given as --header is also the data */
+	if (!a->net.url)
 		return cli_usage_error("apply needs --url (and/or --header)");
-	if (!a->header)
-		a->header = cli_url_path(a->ao.url);
+	a->ao.url = a->net.url;
+	a->ao.max_ranges = a->net.o.max_ranges ? a->net.o.max_ranges : 150;
 	/* When the image goes to stdout, everything else goes to stderr. */
 	if (a->ao.use_fd)
 		a->com.report = stderr;
@@ -159,7 +185,6 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 	static const struct option opts[] = {
 		{ "header", required_argument, NULL, 'H' },
 		{ "header-sha256", required_argument, NULL, OPT_PIN },
-		{ "url", required_argument, NULL, 'u' },
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
 		{ "target", required_argument, NULL, 't' },
@@ -167,18 +192,18 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "rewrite-all", no_argument, NULL, OPT_REWRITE_ALL },
 		{ "output", required_argument, NULL, 'o' },
 		{ "exec", required_argument, NULL, 'e' },
-		{ "max-ranges", required_argument, NULL, 'r' },
 		{ "debug-chunks", no_argument, NULL, OPT_DEBUG_CHUNKS },
+		CLI_NET_LONG_OPTIONS,
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r;
 
-	a->ao.max_ranges = 150;
 	while ((c = getopt_long(argc, argv, "H:u:s:S:t:o:e:r:qh", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(apply_usage, stdout);
+			fputs(cli_net_usage, stdout);
 			return -1;
 		}
 		r = parse_one(c, a);
@@ -236,16 +261,16 @@ int cmd_apply(int argc, char **argv)
 		return EXIT_IO;
 	cli_attach(ctx, &a.com);
 	cli_cancel_on_signals(ctx);
-	r = cli_resolve_sizes(ctx, &a.src);
+	r = cli_net_apply(ctx, &a.net);
+	if (r == EXIT_OK)
+		r = cli_resolve_sizes(ctx, &a.src);
 	if (r != EXIT_OK)
 		goto out;
-	r = zckup_header_open(ctx, a.header, a.pin ? pin : NULL, &h);
+	r = cli_open_header(ctx, a.header, a.ao.url, a.pin ? pin : NULL, &h);
 	if (r == 0) {
 		a.ao.header = h;
 		a.ao.sources = a.src.v;
 		a.ao.n_sources = a.src.n;
-		if (a.ao.url)
-			a.ao.url = cli_url_path(a.ao.url);
 		if (a.debug_chunks) {
 			cp.h = h;
 			cp.src = &a.src;

@@ -10,9 +10,13 @@
 
 static const char plan_usage[] =
 	"Usage: zckup plan --source OLD [--source OLD2 ...] [OPTION...] HEADER\n"
+	"       zckup plan --source OLD [OPTION...] --url URL\n"
 	"Index the sources with zchunk's chunker and tell, for the image HEADER describes\n"
-	"(a .zck or a detached header), which chunks are reused and what must be fetched.\n"
+	"(a .zck or a detached header), which chunks are reused and what must be fetched,\n"
+	"in how many HTTP requests and about how many bytes on the wire. Without HEADER,\n"
+	"the header is read from --url (nothing else is downloaded).\n"
 	"\n"
+	"  -u, --url URL            the .zck (http://, https://, file://PATH or a path)\n"
 	"  -s, --source PATH        an image the device holds (file or block device);\n"
 	"                           may be given up to 16 times\n"
 	"  -S, --source-size N      index only the first N bytes of the --source before it\n"
@@ -21,7 +25,8 @@ static const char plan_usage[] =
 	"  -t, --target PATH        also count the chunks this target already holds in place\n"
 	"      --target-offset N    the image starts N bytes into the target\n"
 	"  -r, --max-ranges N       byte ranges per HTTP request (default 150)\n"
-	"  -c, --chunks             list every chunk and where it comes from\n"
+	"      --connections, --retries, --timeout, --cacert, --capath, --cert, --key,\n"
+	"      --insecure, --http-header, --user: as for apply, to read the header\n"	"  -c, --chunks             list every chunk and where it comes from\n"
 	"      --json               print JSON\n"
 	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet              no progress\n"
@@ -79,10 +84,10 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 		       ",\"fetch_compressed_bytes\":%" PRIu64 ",\"fetch_bytes\":%" PRIu64
 		       ",\"ranges\":%zu,\"requests\":%zu,\"max_ranges\":%zu"
 		       ",\"source_bytes\":%" PRIu64 ",\"in_place_chunks\":%zu"
-		       ",\"in_place_bytes\":%" PRIu64,
+		       ",\"in_place_bytes\":%" PRIu64 ",\"wire_bytes_estimate\":%" PRIu64,
 		       s.n_chunks, s.n_seed, s.n_net, s.seed_bytes, s.net_bytes, s.net_comp_bytes,
 		       s.fetch_bytes, s.n_ranges, s.n_requests, max_ranges, s.source_bytes,
-		       s.n_in_place, s.in_place_bytes);
+		       s.n_in_place, s.in_place_bytes, s.wire_bytes_estimate);
 		if (chunks)
 			print_chunks(h, p, true);
 		printf("}\n");
@@ -99,8 +104,11 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	printf("to fetch:      %" PRIu64 " compressed bytes (%s; %s uncompressed)\n",
 	       s.net_comp_bytes, cli_human(s.net_comp_bytes, b, sizeof(b)),
 	       cli_human(s.net_bytes, c, sizeof(c)));
-	printf("ranges:        %zu covering %" PRIu64 " bytes, in %zu requests of at most %zu\n",
-	       s.n_ranges, s.fetch_bytes, s.n_requests, max_ranges);
+	printf("ranges:        %zu covering %" PRIu64 " bytes, in %zu request%s of at most %zu\n",
+	       s.n_ranges, s.fetch_bytes, s.n_requests, s.n_requests == 1 ? "" : "s", max_ranges);
+	printf("over HTTP:     about %" PRIu64 " bytes on the wire (%s), if the server serves\n"
+	       "               %zu ranges per request\n",
+	       s.wire_bytes_estimate, cli_human(s.wire_bytes_estimate, a, sizeof(a)), max_ranges);
 }
 
 int cmd_plan(int argc, char **argv)
@@ -108,7 +116,7 @@ int cmd_plan(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
-		{ "max-ranges", required_argument, NULL, 'r' },
+		CLI_NET_LONG_OPTIONS,
 		{ "target", required_argument, NULL, 't' },
 		{ "target-offset", required_argument, NULL, 'T' },
 		{ "chunks", no_argument, NULL, 'c' },
@@ -119,15 +127,14 @@ int cmd_plan(int argc, char **argv)
 	struct cli_sources src = { 0 };
 	struct cli_common com = { 0 };
 	struct zckup_plan_opts po = { 0 };
+	struct cli_net net = { 0 };
 	zckup_header *h = NULL;
 	zckup_plan *p = NULL;
 	bool chunks = false;
 	zckup_ctx *ctx;
-	long v;
 	int c, r;
 
-	po.max_ranges = 150;
-	while ((c = getopt_long(argc, argv, "s:S:r:t:cqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:u:t:cqh", opts, NULL)) != -1) {
 		r = EXIT_OK;
 		switch (c) {
 		case 's':
@@ -135,11 +142,6 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case 'S':
 			r = cli_set_source_size(&src, optarg);
-			break;
-		case 'r':
-			if (!cli_parse_int(optarg, 1, 150, &v))
-				return cli_usage_error("--max-ranges wants 1..150, not '%s'", optarg);
-			po.max_ranges = (size_t)v;
 			break;
 		case 't':
 			po.target = optarg;
@@ -155,15 +157,18 @@ int cmd_plan(int argc, char **argv)
 			fputs(plan_usage, stdout);
 			return EXIT_OK;
 		default:
-			r = cli_common_option(c, optarg, &com);
+			r = cli_net_option(c, optarg, &net);
+			if (r == CLI_NOT_COMMON)
+				r = cli_common_option(c, optarg, &com);
 			if (r == CLI_NOT_COMMON)
 				r = EXIT_USAGE;
 		}
 		if (r != EXIT_OK)
 			return r;
 	}
-	if (optind + 1 != argc)
-		return cli_usage_error("plan wants exactly one HEADER (.zck or .zckh)");
+	if (optind + 1 < argc || (optind == argc && !net.url))
+		return cli_usage_error("plan wants one HEADER (.zck or .zckh) or --url");
+	po.max_ranges = net.o.max_ranges ? net.o.max_ranges : 150;
 	cli_common_defaults(&com);
 	po.sources = src.v;
 	po.n_sources = src.n;
@@ -172,10 +177,12 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_IO;
 	cli_attach(ctx, &com);
 	cli_cancel_on_signals(ctx);
-	r = cli_resolve_sizes(ctx, &src);
+	r = cli_net_apply(ctx, &net);
+	if (r == EXIT_OK)
+		r = cli_resolve_sizes(ctx, &src);
 	if (r != EXIT_OK)
 		goto out;
-	r = zckup_header_open(ctx, argv[optind], NULL, &h);
+	r = cli_open_header(ctx, optind < argc ? argv[optind] : NULL, net.url, NULL, &h);
 	if (r == 0)
 		r = zckup_plan_new(ctx, h, &po, &p);
 	cli_progress_done();

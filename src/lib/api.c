@@ -34,11 +34,15 @@ ZCKUP_API zckup_ctx *zckup_ctx_new(void)
 	if (!ctx)
 		return NULL;
 	ctx->lim = lim;
+	zu_api_net_defaults(&ctx->net, &ctx->cancel);
 	return ctx;
 }
 
 ZCKUP_API void zckup_ctx_free(zckup_ctx *ctx)
 {
+	if (!ctx)
+		return;
+	zu_api_fetcher_close(ctx);
 	free(ctx);
 }
 
@@ -135,10 +139,36 @@ int zu_api_fail(zckup_ctx *ctx, int r)
 
 /* ---- headers ------------------------------------------------------------- */
 
+int zu_api_header_from_bytes(zckup_ctx *ctx, const uint8_t *buf, size_t len,
+			     const uint8_t *expect_sha256, zckup_header **out)
+{
+	zckup_header *zh = calloc(1, sizeof(*zh));
+	int r;
+
+	if (!zh)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	r = zu_header_parse(&zh->h, buf, len, &ctx->lim, &ctx->err);
+	if (r == 0 && expect_sha256 &&
+	    memcmp(expect_sha256, zh->h.header_digest, ZU_DIGEST_LEN) != 0) {
+		char want[2 * ZU_DIGEST_LEN + 1], got[2 * ZU_DIGEST_LEN + 1];
+
+		zu_hex(expect_sha256, ZU_DIGEST_LEN, want);
+		zu_hex(zh->h.header_digest, ZU_DIGEST_LEN, got);
+		r = zu_err_set(&ctx->err, -EKEYREJECTED,
+			       "header checksum %s is not the pinned %s", got, want);
+	}
+	if (r < 0) {
+		zu_header_fini(&zh->h);
+		free(zh);
+		return r;
+	}
+	*out = zh;
+	return 0;
+}
+
 ZCKUP_API int zckup_header_open(zckup_ctx *ctx, const char *path, const uint8_t *expect_sha256,
 				zckup_header **out)
 {
-	zckup_header *zh = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int fd = -1, r;
@@ -148,34 +178,10 @@ ZCKUP_API int zckup_header_open(zckup_ctx *ctx, const char *path, const uint8_t 
 	if (r < 0)
 		return zu_api_fail(ctx, r);
 	r = zu_io_read_header_bytes(fd, &ctx->lim, &buf, &len, &ctx->err);
-	if (r < 0)
-		goto out;
-	zh = calloc(1, sizeof(*zh));
-	if (!zh) {
-		r = zu_err_set(&ctx->err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	r = zu_header_parse(&zh->h, buf, len, &ctx->lim, &ctx->err);
-	if (r < 0)
-		goto out;
-	if (expect_sha256 && memcmp(expect_sha256, zh->h.header_digest, ZU_DIGEST_LEN) != 0) {
-		char want[2 * ZU_DIGEST_LEN + 1], got[2 * ZU_DIGEST_LEN + 1];
-
-		zu_hex(expect_sha256, ZU_DIGEST_LEN, want);
-		zu_hex(zh->h.header_digest, ZU_DIGEST_LEN, got);
-		r = zu_err_set(&ctx->err, -EKEYREJECTED,
-			       "header checksum %s is not the pinned %s", got, want);
-		goto out;
-	}
-	*out = zh;
-	zh = NULL;
-out:
+	if (r == 0)
+		r = zu_api_header_from_bytes(ctx, buf, len, expect_sha256, out);
 	if (r < 0)
 		zu_err_prefix(&ctx->err, "%s", path);
-	if (zh) {
-		zu_header_fini(&zh->h);
-		free(zh);
-	}
 	free(buf);
 	close(fd);
 	return r < 0 ? zu_api_fail(ctx, r) : 0;

@@ -11,6 +11,7 @@
 #include "zckup.h"
 
 #include "err.h"
+#include "fetch/fetch.h"
 #include "format.h"
 #include "progress.h"
 #include "zu_limits.h"
@@ -29,6 +30,12 @@ struct zckup_ctx {
 	uint64_t last_done[ZU_API_PHASES];
 	uint64_t fetched;
 	volatile sig_atomic_t cancel; /* set by zckup_cancel(), from a signal handler too */
+	/* network settings and the fetcher kept between a header fetch and apply */
+	struct zu_net_cfg net;
+	struct zu_fetch *fetch;
+	char *fetch_url;
+	bool fetch_header_known;      /* the header was read from fetch_url... */
+	uint8_t fetch_header_digest[ZU_DIGEST_LEN]; /* ...and had this checksum */
 };
 
 struct zckup_header {
@@ -39,6 +46,16 @@ void zu_api_log(zckup_ctx *ctx, enum zckup_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A progress hook for internal stages that forwards to the caller's callback. */
 struct zu_progress zu_api_progress(zckup_ctx *ctx);
+/* The ctx's fetcher for url (opened or reused); borrowed, owned by ctx. */
+int zu_api_fetcher(zckup_ctx *ctx, const char *url, struct zu_fetch **out);
+/* Closes the ctx's fetcher (ctx free, or after a failure left it unusable). */
+void zu_api_fetcher_close(zckup_ctx *ctx);
+/* Checks that the .zck at url holds header h (its lead records h's checksum). */
+int zu_api_check_lead(zckup_ctx *ctx, const char *url, const struct zu_header *h);
+/* Parses header bytes and checks the optional pin; *out on success. */
+int zu_api_header_from_bytes(zckup_ctx *ctx, const uint8_t *buf, size_t len,
+			     const uint8_t *expect_sha256, zckup_header **out);
+void zu_api_net_defaults(struct zu_net_cfg *net, const volatile sig_atomic_t *cancel);
 /* Logs the failure at debug level and returns r. */
 int zu_api_fail(zckup_ctx *ctx, int r);
 

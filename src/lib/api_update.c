@@ -210,6 +210,7 @@ ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stat
 	out->source_bytes = zp->source_bytes;
 	out->n_in_place = p->n_in_place;
 	out->in_place_bytes = p->in_place_bytes;
+	out->wire_bytes_estimate = p->wire_estimate;
 }
 
 static enum zckup_origin origin_of(const struct zu_seed_loc *l)
@@ -297,9 +298,20 @@ static void relay_chunk(void *user, size_t i, const struct zu_seed_loc *l)
 }
 
 static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assemble_stats *st,
-		       double seconds, struct zckup_apply_stats *out)
+		       const struct zu_fetch *fetch, double seconds, struct zckup_apply_stats *out)
 {
+	struct zu_fetch_stats fs = { 0 };
+
 	memset(out, 0, sizeof(*out));
+	if (fetch) {
+		zu_fetch_get_stats(fetch, &fs);
+		out->wire_bytes = fs.wire_bytes;
+		out->sent_bytes = fs.sent_bytes;
+		out->n_retries = (size_t)fs.retries;
+		out->n_stepdowns = (size_t)fs.stepdowns;
+		out->fetch_mode = (enum zckup_fetch_mode)fs.mode;
+		out->http_version = fs.http_version;
+	}
 	out->image_bytes = o->header->h.image_len;
 	out->seed_bytes = st->seed_bytes;
 	out->net_bytes = st->net_bytes;
@@ -311,6 +323,11 @@ static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assembl
 	out->n_in_place = st->n_in_place;
 	out->n_requests = st->n_requests;
 	out->n_ranges = st->n_ranges;
+	if (fetch && fetch->ops->whole_batch) {
+		/* the backend cut the ranges into requests itself (and maybe stepped down) */
+		out->n_requests = (size_t)fs.requests;
+		out->n_ranges = (size_t)fs.ranges;
+	}
 	out->seconds = seconds;
 }
 
@@ -346,7 +363,9 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 				       plan.n_net);
 			goto out;
 		}
-		r = zu_fetch_open(o->url, &ctx->lim, &fetch, &ctx->err);
+		r = zu_api_fetcher(ctx, o->url, &fetch);
+		if (r == 0)
+			r = zu_api_check_lead(ctx, o->url, &o->header->h);
 		if (r < 0)
 			goto out;
 	}
@@ -369,10 +388,11 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	}
 	r = zu_assemble_run(&ap, &st, &ctx->err);
 	if (r == 0 && out)
-		fill_stats(o, &st, now_seconds() - t0, out);
+		fill_stats(o, &st, fetch, now_seconds() - t0, out);
 out:
 	zu_sink_free(&sink);
-	zu_fetch_free(fetch);
+	if (r < 0 && fetch)
+		zu_api_fetcher_close(ctx); /* the downloader may be mid-job or gone */
 	zu_plan_fini(&plan);
 	inputs_close(&in);
 	return r < 0 ? zu_api_fail(ctx, r) : 0;

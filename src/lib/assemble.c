@@ -73,8 +73,8 @@ static int net_next_record(struct asm_state *s, uint64_t want, struct zu_err *er
 	size_t k;
 	int r;
 
-	if (s->p->fetch->max_ranges && max > s->p->fetch->max_ranges)
-		max = s->p->fetch->max_ranges;
+	if (s->p->fetch->ops->whole_batch)
+		max = SIZE_MAX;
 
 	for (;;) {
 		if (s->batch_open) {

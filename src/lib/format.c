@@ -135,6 +135,21 @@ int zu_header_size(const uint8_t *buf, size_t n, const struct zu_limits *lim, si
 	return 0;
 }
 
+int zu_header_lead(const uint8_t *buf, size_t n, const struct zu_limits *lim, size_t *out_len,
+		   uint8_t out_digest[ZU_DIGEST_LEN], struct zu_err *err)
+{
+	struct lead l = { 0 };
+	int r = parse_lead(buf, n, lim, &l, err);
+
+	if (r < 0)
+		return r;
+	if (n < l.sum_pos + ZU_DIGEST_LEN)
+		return zu_err_set(err, -EAGAIN, "lead: %zu bytes are too few for the checksum", n);
+	memcpy(out_digest, buf + l.sum_pos, ZU_DIGEST_LEN);
+	*out_len = l.total;
+	return 0;
+}
+
 /* SHA-256 of the header minus its checksum, with the magic taken as "\0ZCK1". */
 static int header_sum(const uint8_t *buf, size_t n, size_t sum_pos, uint8_t out[ZU_DIGEST_LEN],
 		      struct zu_err *err)

@@ -84,6 +84,15 @@ int zu_header_size(const uint8_t *buf, size_t n, const struct zu_limits *lim, si
 		   struct zu_err *err) __attribute__((warn_unused_result));
 
 /*
+ * Reads the lead at the start of a file: the whole header's size and the
+ * header checksum it records (not verified here). Errors as zu_header_size();
+ * -EAGAIN also when the checksum is not within the n bytes.
+ */
+int zu_header_lead(const uint8_t *buf, size_t n, const struct zu_limits *lim, size_t *out_len,
+		   uint8_t out_digest[ZU_DIGEST_LEN], struct zu_err *err)
+	__attribute__((warn_unused_result));
+
+/*
  * Parses and verifies a whole header in buf[0..n) (n == its size from
  * zu_header_size(); extra bytes are refused). Checks the header checksum,
  * that only known flags are set, ZU_FLAG_UNCOMPRESSED is set, chunk

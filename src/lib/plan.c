@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "plan.h"
+#include "zu_limits.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -141,6 +142,44 @@ static int plan_ranges(const struct zu_header *h, struct zu_plan *pl, uint64_t m
 	return 0;
 }
 
+/*
+ * Requests as the HTTP fetcher cuts them: runs of at most ZU_LIMITS_MAX_RANGES
+ * pieces and ZU_PLAN_REQUEST_BYTES (a range longer than that is split), each
+ * asked for in requests of at most max_ranges ranges.
+ */
+static void plan_requests(struct zu_plan *pl)
+{
+	uint64_t bytes = 0, parts = 0;
+	size_t pieces = 0;
+
+	pl->n_requests = 0;
+	for (size_t i = 0; i < pl->n_ranges; i++) {
+		uint64_t left = pl->ranges[i].len;
+
+		while (left) {
+			uint64_t take;
+
+			if (pieces == ZU_LIMITS_MAX_RANGES || bytes == ZU_PLAN_REQUEST_BYTES) {
+				pl->n_requests += (pieces + pl->max_ranges - 1) / pl->max_ranges;
+				parts += pieces > 1 && pl->max_ranges > 1 ? pieces : 0;
+				pieces = 0;
+				bytes = 0;
+			}
+			take = left < ZU_PLAN_REQUEST_BYTES - bytes ? left
+								 : ZU_PLAN_REQUEST_BYTES - bytes;
+			pieces++;
+			bytes += take;
+			left -= take;
+		}
+	}
+	if (pieces) {
+		pl->n_requests += (pieces + pl->max_ranges - 1) / pl->max_ranges;
+		parts += pieces > 1 && pl->max_ranges > 1 ? pieces : 0;
+	}
+	pl->wire_estimate = pl->fetch_bytes + pl->n_requests * (uint64_t)ZU_PLAN_ANSWER_OVERHEAD +
+			    parts * ZU_PLAN_PART_OVERHEAD;
+}
+
 int zu_plan_build(const struct zu_header *h, const struct zu_seed_loc *locs,
 		  const struct zu_plan_params *p, struct zu_plan *out, struct zu_err *err)
 {
@@ -174,7 +213,7 @@ int zu_plan_build(const struct zu_header *h, const struct zu_seed_loc *locs,
 	r = plan_ranges(h, &pl, max_gap, err);
 	if (r < 0)
 		goto out;
-	pl.n_requests = pl.n_ranges / pl.max_ranges + (pl.n_ranges % pl.max_ranges != 0);
+	plan_requests(&pl);
 	*out = pl;
 	pl = (struct zu_plan)ZU_PLAN_INIT; /* owned by *out now */
 out:

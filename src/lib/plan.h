@@ -20,6 +20,15 @@
 /* Gap below which two ranges are merged (about one multipart part header). */
 #define ZU_PLAN_DEFAULT_GAP 256u
 #define ZU_PLAN_DEFAULT_MAX_RANGES 150u
+/*
+ * The HTTP fetcher asks for at most this many bytes in one request, so that
+ * answers arriving out of order can be held in a bounded window; plan
+ * predicts requests with the same cut.
+ */
+#define ZU_PLAN_REQUEST_BYTES (4u << 20)
+/* Estimated framing of an HTTP answer (status line, headers) and of a multipart part. */
+#define ZU_PLAN_ANSWER_OVERHEAD 320u
+#define ZU_PLAN_PART_OVERHEAD 130u
 
 struct zu_range {
 	uint64_t off;
@@ -39,7 +48,8 @@ struct zu_plan {
 	size_t max_ranges;
 	size_t n_seed, n_net, n_in_place;
 	uint64_t seed_bytes, net_bytes, net_comp_bytes, fetch_bytes, in_place_bytes;
-	size_t n_requests;
+	size_t n_requests;          /* over HTTP, when the server serves max_ranges per request */
+	uint64_t wire_estimate;     /* fetch_bytes plus estimated HTTP framing */
 	bool need_dict;
 };
 

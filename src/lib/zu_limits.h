@@ -15,7 +15,10 @@ struct zu_limits {
 	size_t max_ranges;  /* byte ranges in one request */
 };
 
+/* Ranges in one HTTP request: about what a request line of 4 KiB carries. */
+#define ZU_LIMITS_MAX_RANGES 150u
+
 #define ZU_LIMITS_DEFAULT                                                                          \
-	{ .max_header = 64u << 20, .max_chunk = 16u << 20, .max_chunks = 4u << 20, .max_ranges = 150 }
+	{ .max_header = 64u << 20, .max_chunk = 16u << 20, .max_chunks = 4u << 20, .max_ranges = ZU_LIMITS_MAX_RANGES }
 
 #endif

@@ -424,7 +424,7 @@ static struct zu_fetch *open_file_fetch(const struct fixture *fx)
 	struct zu_err err = ZU_ERR_INIT;
 	struct zu_fetch *f = NULL;
 
-	assert_int_equal(zu_fetch_open(fx->zck_path, &lim, &f, &err), 0);
+	assert_int_equal(zu_fetch_open(fx->zck_path, &lim, NULL, &f, &err), 0);
 	return f;
 }
 

@@ -90,7 +90,7 @@ static void fetch_file_serves_ranges_in_bounded_records(void **state)
 	printf("seed %#x\n", SEED);
 	make_file(&t, FILE_LEN);
 	snprintf(url, sizeof(url), "file://%s", t.path);
-	assert_int_equal(zu_fetch_open(url, &lim, &f, &err), 0);
+	assert_int_equal(zu_fetch_open(url, &lim, NULL, &f, &err), 0);
 	assert_int_equal(zu_fetch_request(f, r, 4, &err), 0);
 	/* 600 KiB in records of <= 256 KiB: 3 records, plus one per small range */
 	assert_int_equal(drain(f, r, 4, 256u << 10), 6);
@@ -114,7 +114,7 @@ static void fetch_file_reads_head_and_accepts_plain_path(void **state)
 
 	(void)state;
 	make_file(&t, 50);
-	assert_int_equal(zu_fetch_open(t.path, &lim, &f, &err), 0);
+	assert_int_equal(zu_fetch_open(t.path, &lim, NULL, &f, &err), 0);
 	assert_int_equal(f->ops->read_head(f->priv, buf, 20, &err), 20);
 	for (size_t i = 0; i < 20; i++)
 		assert_int_equal(buf[i], byte_at(i));
@@ -135,7 +135,7 @@ static void fetch_file_reports_truncated_file(void **state)
 
 	(void)state;
 	make_file(&t, 100);
-	assert_int_equal(zu_fetch_open(t.path, &lim, &f, &err), 0);
+	assert_int_equal(zu_fetch_open(t.path, &lim, NULL, &f, &err), 0);
 	assert_int_equal(zu_fetch_request(f, r, 2, &err), -EBADMSG);
 	assert_non_null(strstr(err.msg, "truncated"));
 	assert_non_null(strstr(err.msg, "expected 10 bytes at offset 95"));
@@ -143,23 +143,25 @@ static void fetch_file_reports_truncated_file(void **state)
 	unlink(t.path);
 }
 
-static void fetch_open_refuses_http_and_missing_files(void **state)
+static void fetch_open_refuses_http_without_settings_and_missing_files(void **state)
 {
 	struct zu_limits lim = ZU_LIMITS_DEFAULT;
 	struct zu_err err = ZU_ERR_INIT;
 	struct zu_fetch *f = NULL;
 
 	(void)state;
-	assert_int_equal(zu_fetch_open("https://example.invalid/x.zck", &lim, &f, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "HTTP transport not built yet"));
+	assert_int_equal(zu_fetch_open("https://example.invalid/x.zck", &lim, NULL, &f, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "no network settings"));
 	assert_null(f);
-	assert_int_equal(zu_fetch_open("http://example.invalid/x.zck", &lim, &f, &err), -EINVAL);
-	assert_int_equal(zu_fetch_open("file://", &lim, &f, &err), -EINVAL);
-	assert_int_equal(zu_fetch_open("/nonexistent/zu/x.zck", &lim, &f, &err), -ENOENT);
+	assert_true(zu_fetch_is_remote("http://example.invalid/x.zck"));
+	assert_false(zu_fetch_is_remote("file:///x.zck"));
+	assert_int_equal(zu_fetch_open("file://", &lim, NULL, &f, &err), -EINVAL);
+	assert_int_equal(zu_fetch_open("/nonexistent/zu/x.zck", &lim, NULL, &f, &err), -ENOENT);
 	assert_null(f);
 }
 
-static void fetch_enforces_max_ranges_per_request(void **state)
+static void fetch_takes_one_checked_batch_at_a_time(void **state)
 {
 	struct zu_limits lim = ZU_LIMITS_DEFAULT;
 	struct zu_err err = ZU_ERR_INIT;
@@ -169,10 +171,8 @@ static void fetch_enforces_max_ranges_per_request(void **state)
 	const struct zu_range bad[] = { { 4, 1 }, { 2, 1 } };
 
 	(void)state;
-	lim.max_ranges = 2;
 	make_file(&t, 10);
-	assert_int_equal(zu_fetch_open(t.path, &lim, &f, &err), 0);
-	assert_int_equal(zu_fetch_request(f, r, 3, &err), -EOVERFLOW);
+	assert_int_equal(zu_fetch_open(t.path, &lim, NULL, &f, &err), 0);
 	assert_int_equal(zu_fetch_request(f, bad, 2, &err), -EINVAL);
 	assert_int_equal(zu_fetch_request(f, r, 2, &err), 0);
 	/* one batch at a time */
@@ -309,8 +309,8 @@ int main(void)
 		cmocka_unit_test(fetch_file_serves_ranges_in_bounded_records),
 		cmocka_unit_test(fetch_file_reads_head_and_accepts_plain_path),
 		cmocka_unit_test(fetch_file_reports_truncated_file),
-		cmocka_unit_test(fetch_open_refuses_http_and_missing_files),
-		cmocka_unit_test(fetch_enforces_max_ranges_per_request),
+		cmocka_unit_test(fetch_open_refuses_http_without_settings_and_missing_files),
+		cmocka_unit_test(fetch_takes_one_checked_batch_at_a_time),
 		cmocka_unit_test(fetch_accepts_records_split_anywhere_inside_ranges),
 		cmocka_unit_test(fetch_refuses_out_of_order_record),
 		cmocka_unit_test(fetch_refuses_record_beyond_range),

@@ -20,8 +20,13 @@ static bool has_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-int zu_fetch_open(const char *url, const struct zu_limits *lim, struct zu_fetch **out,
-		  struct zu_err *err)
+bool zu_fetch_is_remote(const char *url)
+{
+	return url && (has_prefix(url, "http://") || has_prefix(url, "https://"));
+}
+
+int zu_fetch_open(const char *url, const struct zu_limits *lim, const struct zu_net_cfg *net,
+		  struct zu_fetch **out, struct zu_err *err)
 {
 	struct zu_fetch *f = NULL;
 	const char *path = url;
@@ -30,18 +35,20 @@ int zu_fetch_open(const char *url, const struct zu_limits *lim, struct zu_fetch 
 	*out = NULL;
 	if (!url || !*url)
 		return zu_err_set(err, -EINVAL, "empty url");
-	if (has_prefix(url, "http://") || has_prefix(url, "https://"))
-		return zu_err_set(err, -EINVAL, "%s: HTTP transport not built yet", url);
 	if (has_prefix(url, "file://"))
 		path = url + strlen("file://");
 	if (!*path)
 		return zu_err_set(err, -EINVAL, "%s: no path in url", url);
+	if (zu_fetch_is_remote(url) && !net)
+		return zu_err_set(err, -EINVAL, "%s: no network settings", url);
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return zu_err_set(err, -ENOMEM, "cannot allocate a fetcher");
-	f->max_ranges = lim ? lim->max_ranges : 0;
-	r = zu_fetch_file_open(path, lim, f, err);
+	if (zu_fetch_is_remote(url))
+		r = zu_fetch_proc_open(url, net, f, err);
+	else
+		r = zu_fetch_file_open(path, lim, f, err);
 	if (r < 0)
 		goto out;
 	*out = f;
@@ -86,9 +93,6 @@ int zu_fetch_request(struct zu_fetch *f, const struct zu_range *r, size_t n, str
 		return zu_err_set(err, -EINVAL, "a batch is still being received");
 	if (n == 0)
 		return zu_err_set(err, -EINVAL, "request without ranges");
-	if (f->max_ranges && n > f->max_ranges)
-		return zu_err_set(err, -EOVERFLOW, "request of %zu ranges exceeds limit %zu", n,
-				  f->max_ranges);
 	ret = check_ranges(r, n, err);
 	if (ret < 0)
 		return ret;
@@ -164,4 +168,52 @@ int zu_fetch_next(struct zu_fetch *f, struct zu_fetch_rec *out, struct zu_err *e
 	f->bytes += rec.len;
 	*out = rec;
 	return 1;
+}
+
+ssize_t zu_fetch_read_head(struct zu_fetch *f, void *buf, size_t n, struct zu_err *err)
+{
+	ssize_t got;
+
+	if (f->ranges)
+		return zu_err_set(err, -EINVAL, "a batch is still being received");
+	got = f->ops->read_head(f->priv, buf, n, err);
+	if (got < 0)
+		return zu_err_prefix(err, "%s", f->ops->name);
+	if ((size_t)got > n)
+		return zu_err_set(err, -EPROTO, "%s: %zd bytes for a read of %zu", f->ops->name,
+				  got, n);
+	f->bytes += (uint64_t)got;
+	return got;
+}
+
+int zu_fetch_read_at(struct zu_fetch *f, void *buf, uint64_t off, size_t n, struct zu_err *err)
+{
+	struct zu_range r = { off, n };
+	struct zu_fetch_rec rec;
+	size_t got = 0;
+	int ret;
+
+	if (n == 0)
+		return 0;
+	ret = zu_fetch_request(f, &r, 1, err);
+	while (ret >= 0 && (ret = zu_fetch_next(f, &rec, err)) == 1) {
+		/* the front end guarantees rec continues at off + got within the range */
+		memcpy((uint8_t *)buf + got, rec.data, rec.len);
+		got += rec.len;
+	}
+	return ret;
+}
+
+void zu_fetch_get_stats(const struct zu_fetch *f, struct zu_fetch_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (f->ops->stats) {
+		f->ops->stats(f->priv, out);
+		return;
+	}
+	out->mode = ZU_FETCH_MODE_FILE;
+	out->requests = f->n_requests;
+	out->ranges = f->n_ranges_total;
+	out->payload_bytes = f->bytes;
+	out->wire_bytes = f->bytes;
 }

@@ -1,0 +1,1244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fetch_http - the downloader's HTTP(S) engine on libcurl's multi interface.
+ *
+ * A job's ranges are cut into slots: buffers of at most SLOT_BYTES holding a
+ * run of consecutive pieces (sub-ranges). At most WINDOW_BYTES of slots
+ * exist at once; transfers (Range requests of at most max_ranges pieces) fill
+ * them concurrently, and the head slot is written out in order as its bytes
+ * arrive, so the other side gets the resource in order whatever order the
+ * answers come in, and memory stays bounded whatever the image size.
+ *
+ * Every answer is handled by what it is: a multipart/byteranges part or a
+ * single Content-Range is placed by its offsets, never by position; a byte
+ * lands only where a piece's received prefix ends, so reordered, merged,
+ * coalesced, overlapping or stray parts can never put a byte at the wrong
+ * offset: what is not placed is asked for again. A 200 to a request of many
+ * ranges lowers the ranges per request (nginx max_ranges, Apache MaxRanges);
+ * a single range answering a request of several drops to one range per
+ * request (object stores, CDNs); a 200 to a single range means the server
+ * ignores Range: the file is then streamed through and the needed bytes kept.
+ * Failed transfers are retried with backoff for what is still missing only.
+ */
+#include "config.h"
+
+#include "fetch/fetch_http.h"
+#include "fetch/multipart.h"
+#include "io.h"
+#include "zckup.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define SLOT_BYTES ZU_PLAN_REQUEST_BYTES
+#define WINDOW_BYTES (16u << 20)
+#define WINDOW_SLOTS 64u
+#define XFERS_MAX 16u
+#define EPILOGUE_MAX (64u << 10)
+#define SPAN_GAP (64u << 10)      /* gap worth a request's round trip on a single-range server */
+#define BACKOFF_FIRST_MS 200u
+#define BACKOFF_MAX_MS 5000u
+#define VALIDATOR_MAX 256u
+#define CTYPE_MAX 256u
+
+struct xfer;
+
+struct piece {
+	uint64_t off, len;  /* in the resource */
+	uint64_t got;       /* bytes received from off on */
+	size_t at;          /* where in the slot buffer */
+	struct xfer *claim; /* transfer asking for it now */
+};
+
+struct slot {
+	struct piece *pieces;
+	size_t n;
+	uint8_t *buf;
+	uint64_t bytes;
+	size_t out_piece;   /* delivery: first piece not completely written out */
+	uint64_t out_got;   /* bytes of it written out */
+	unsigned fails;     /* transfers in a row that brought nothing */
+	double retry_at;
+};
+
+enum answer { ANS_NONE, ANS_MULTI, ANS_SINGLE, ANS_WHOLE, ANS_DROP };
+
+struct xfer {
+	struct zu_http *e;
+	CURL *easy;
+	struct slot *slot;      /* NULL for the whole-file stream */
+	size_t n_asked;         /* ranges in the request */
+	uint64_t asked_bytes;
+	char *range;            /* CURLOPT_RANGE value */
+	bool cancelled;         /* stopped by the engine: ignore its data and its end */
+	/* the answer */
+	long status;
+	bool headers_done;
+	char ctype[CTYPE_MAX];
+	char crange[128];
+	char etag[VALIDATOR_MAX];
+	char lastmod[VALIDATOR_MAX];
+	int64_t content_length; /* -1 unknown */
+	enum answer ans;
+	bool failed;            /* retryable failure of this answer */
+	bool stepped_down;
+	struct zu_mp mp;
+	uint64_t single_off, single_end, body;
+	uint64_t placed;        /* bytes placed into pieces */
+	struct zu_err err;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct zu_http {
+	char *url;
+	const struct zu_net_cfg *cfg;
+	const struct zu_http_tls *tls;
+	CURLM *multi;
+	struct curl_slist *headers;      /* the caller's headers */
+	struct curl_slist *headers_ir;   /* the same plus If-Range, once a validator is known */
+	/* what the first answer said about the resource */
+	uint64_t size;                   /* UINT64_MAX unknown */
+	char etag[VALIDATOR_MAX];        /* strong ETag or empty */
+	char lastmod[VALIDATOR_MAX];
+	bool validator_seen;
+	size_t max_ranges;
+	enum zu_fetch_mode mode;
+	struct zu_fetch_stats st;
+	/* the job */
+	const struct zu_frame_range *r;
+	size_t n;
+	bool head;
+	struct zu_frame_range head_range; /* a head job's range, cut at the end of the resource */
+	int out_fd;
+	size_t make_ri;                  /* slot creation cursor: range index... */
+	uint64_t make_off;               /* ...and absolute offset in it */
+	struct slot *win[WINDOW_SLOTS];  /* slots in resource order */
+	size_t n_win;
+	uint64_t win_bytes;
+	struct xfer *xf[XFERS_MAX];
+	size_t n_xf;
+	/* whole-file mode: the next byte to write out */
+	size_t out_ri;
+	uint64_t out_off;
+	double whole_retry_at;
+	unsigned whole_fails;
+	int fatal;
+	struct zu_err fatal_err;
+	struct zu_err last_err;          /* of the latest failed transfer */
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_fatal(struct zu_http *e, const struct zu_err *err)
+{
+	if (e->fatal)
+		return;
+	e->fatal = err->code ? err->code : -EPROTO;
+	e->fatal_err = *err;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static int emit(struct zu_http *e, uint64_t off, const uint8_t *p, uint64_t n)
+{
+	struct zu_err err = ZU_ERR_INIT;
+
+	while (n) {
+		size_t k = n < ZU_FRAME_DATA_MAX ? (size_t)n : ZU_FRAME_DATA_MAX;
+		int r = zu_frame_write(e->out_fd, ZU_FR_DATA, off, p, k, &err);
+
+		if (r < 0) {
+			zu_err_prefix(&err, "writing to the privileged process");
+			set_fatal(e, &err);
+			return r;
+		}
+		off += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Writes out what the head slots hold in order; frees slots written out whole. */
+static int deliver(struct zu_http *e)
+{
+	while (e->n_win) {
+		struct slot *s = e->win[0];
+
+		while (s->out_piece < s->n) {
+			struct piece *p = &s->pieces[s->out_piece];
+
+			if (p->got > s->out_got) {
+				if (emit(e, p->off + s->out_got, s->buf + p->at + s->out_got,
+					 p->got - s->out_got) < 0)
+					return e->fatal;
+				s->out_got = p->got;
+			}
+			if (s->out_got < p->len)
+				return 0;
+			s->out_piece++;
+			s->out_got = 0;
+		}
+		for (size_t i = 0; i < e->n_xf; i++)
+			if (e->xf[i]->slot == s)
+				return 0; /* a transfer still points into it (an extra part may come) */
+		e->win_bytes -= s->bytes;
+		free(s->pieces);
+		free(s->buf);
+		free(s);
+		memmove(e->win, e->win + 1, (e->n_win - 1) * sizeof(e->win[0]));
+		e->n_win--;
+	}
+	return 0;
+}
+
+/* ---- slots ----------------------------------------------------------------- */
+
+static uint64_t range_end(const struct zu_frame_range *r)
+{
+	return r->off + r->len;
+}
+
+/* Cuts the next slot from the creation cursor: up to max pieces and SLOT_BYTES. */
+static int make_slot(struct zu_http *e)
+{
+	struct slot *s;
+	size_t cap = ZU_LIMITS_MAX_RANGES;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pieces = calloc(cap, sizeof(*s->pieces));
+	if (!s->pieces) {
+		free(s);
+		return -ENOMEM;
+	}
+	while (s->n < cap && s->bytes < SLOT_BYTES && e->make_ri < e->n) {
+		const struct zu_frame_range *r = &e->r[e->make_ri];
+		uint64_t left = range_end(r) - e->make_off;
+		uint64_t take = left < SLOT_BYTES - s->bytes ? left : SLOT_BYTES - s->bytes;
+		struct piece *p = &s->pieces[s->n++];
+
+		p->off = e->make_off;
+		p->len = take;
+		p->at = (size_t)s->bytes;
+		s->bytes += take;
+		e->make_off += take;
+		if (e->make_off == range_end(r) && ++e->make_ri < e->n)
+			e->make_off = e->r[e->make_ri].off;
+	}
+	s->buf = malloc(s->bytes ? (size_t)s->bytes : 1);
+	if (!s->buf) {
+		free(s->pieces);
+		free(s);
+		return -ENOMEM;
+	}
+	e->win[e->n_win++] = s;
+	e->win_bytes += s->bytes;
+	return 0;
+}
+
+static bool making_done(const struct zu_http *e)
+{
+	return e->make_ri >= e->n;
+}
+
+/*
+ * Places resource bytes [off, off+n) where a piece's received prefix ends;
+ * everything else is dropped. Returns the bytes placed.
+ */
+static uint64_t place(struct zu_http *e, uint64_t off, const uint8_t *p, size_t n)
+{
+	uint64_t end = off + n, placed = 0;
+
+	for (size_t w = 0; w < e->n_win; w++) {
+		struct slot *s = e->win[w];
+
+		if (!s->n || s->pieces[0].off >= end)
+			break;
+		if (s->pieces[s->n - 1].off + s->pieces[s->n - 1].len <= off)
+			continue;
+		for (size_t i = 0; i < s->n; i++) {
+			struct piece *pc = &s->pieces[i];
+			uint64_t want = pc->off + pc->got, stop;
+
+			if (pc->got == pc->len || want < off || want >= end)
+				continue;
+			stop = end < pc->off + pc->len ? end : pc->off + pc->len;
+			memcpy(s->buf + pc->at + pc->got, p + (want - off), (size_t)(stop - want));
+			pc->got += stop - want;
+			placed += stop - want;
+		}
+	}
+	e->st.payload_bytes += placed;
+	e->st.unasked_bytes += n - placed;
+	return placed;
+}
+
+/* ---- validators ------------------------------------------------------------- */
+
+static void copy_value(char *dst, size_t cap, const char *v, size_t n)
+{
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = 0;
+	zu_frame_clean_msg(dst, n);
+}
+
+static int rebuild_if_range(struct zu_http *e)
+{
+	char line[VALIDATOR_MAX + 16];
+	struct curl_slist *l = NULL, *t;
+
+	if (!e->etag[0] && !e->lastmod[0])
+		return 0;
+	for (size_t i = 0; i < e->cfg->n_headers; i++) {
+		t = curl_slist_append(l, e->cfg->headers[i]);
+		if (!t)
+			goto oom;
+		l = t;
+	}
+	snprintf(line, sizeof(line), "If-Range: %s", e->etag[0] ? e->etag : e->lastmod);
+	t = curl_slist_append(l, line);
+	if (!t)
+		goto oom;
+	e->headers_ir = t;
+	return 0;
+oom:
+	curl_slist_free_all(l);
+	return -ENOMEM;
+}
+
+/* A head job asks for more than a small resource may hold: cut it to what exists. */
+static void clip_head(struct zu_http *e)
+{
+	struct zu_frame_range *r = &e->head_range;
+
+	if (!e->head || e->size == UINT64_MAX || range_end(r) <= e->size)
+		return;
+	r->len = e->size > r->off ? e->size - r->off : 0;
+	if (!r->len)
+		e->n = 0;
+	for (size_t w = 0; w < e->n_win; w++)
+		for (size_t i = 0; i < e->win[w]->n; i++) {
+			struct piece *p = &e->win[w]->pieces[i];
+
+			if (p->off + p->len > e->size)
+				p->len = e->size > p->off ? e->size - p->off : 0;
+			if (p->got > p->len)
+				p->got = p->len;
+		}
+	if (e->make_ri < e->n && e->make_off >= range_end(r))
+		e->make_ri = e->n;
+}
+
+/*
+ * The first answer fixes what the resource is; a later answer that disagrees
+ * means the file was replaced on the server during the update (-ESTALE).
+ */
+static int check_resource(struct zu_http *e, struct xfer *x, uint64_t total, struct zu_err *err)
+{
+	bool weak = !strncmp(x->etag, "W/", 2);
+
+	if (!e->validator_seen) {
+		e->validator_seen = true;
+		e->size = total;
+		if (x->etag[0] && !weak)
+			snprintf(e->etag, sizeof(e->etag), "%s", x->etag);
+		snprintf(e->lastmod, sizeof(e->lastmod), "%s", x->lastmod);
+		if (rebuild_if_range(e) < 0)
+			return zu_err_set(err, -ENOMEM, "out of memory");
+		clip_head(e);
+		return 0;
+	}
+	if (e->etag[0] && x->etag[0] && !weak && strcmp(e->etag, x->etag))
+		return zu_err_set(err, -ESTALE,
+				  "the .zck changed on the server during the update (ETag %s, "
+				  "then %s)", e->etag, x->etag);
+	if (!e->etag[0] && e->lastmod[0] && x->lastmod[0] && strcmp(e->lastmod, x->lastmod))
+		return zu_err_set(err, -ESTALE,
+				  "the .zck changed on the server during the update "
+				  "(Last-Modified %s, then %s)", e->lastmod, x->lastmod);
+	if (total != UINT64_MAX && e->size != UINT64_MAX && total != e->size)
+		return zu_err_set(err, -ESTALE,
+				  "the .zck changed on the server during the update (%" PRIu64
+				  " bytes, then %" PRIu64 ")", e->size, total);
+	if (e->size == UINT64_MAX)
+		e->size = total;
+	clip_head(e);
+	return 0;
+}
+
+/* A job that needs bytes past the end of the resource is asking the wrong file. */
+static int check_size(struct zu_http *e, struct zu_err *err)
+{
+	uint64_t need;
+
+	if (e->size == UINT64_MAX || e->head || !e->n)
+		return 0;
+	need = range_end(&e->r[e->n - 1]);
+	if (need > e->size)
+		return zu_err_set(err, -EBADMSG,
+				  "truncated: the .zck on the server has %" PRIu64
+				  " bytes, the header needs %" PRIu64, e->size, need);
+	return 0;
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+static int mp_part(void *user, uint64_t first, uint64_t last, uint64_t total)
+{
+	struct xfer *x = user;
+
+	(void)first;
+	(void)last;
+	if (total != UINT64_MAX && x->e->size != UINT64_MAX && total != x->e->size)
+		return zu_err_set(&x->err, -ESTALE,
+				  "the .zck changed on the server during the update (%" PRIu64
+				  " bytes, then %" PRIu64 ")", x->e->size, total);
+	return 0;
+}
+
+static int mp_data(void *user, uint64_t off, const uint8_t *p, size_t n)
+{
+	struct xfer *x = user;
+
+	x->placed += place(x->e, off, p, n);
+	return 0;
+}
+
+static const struct zu_mp_callbacks mp_cb = { .part = mp_part, .data = mp_data };
+
+static void cancel_others(struct zu_http *e, const struct xfer *keep)
+{
+	for (size_t i = 0; i < e->n_xf; i++)
+		if (e->xf[i] != keep)
+			e->xf[i]->cancelled = true;
+}
+
+/* The server ignores Range: from now on one stream of the whole file. */
+static void go_whole(struct zu_http *e, struct xfer *x)
+{
+	uint64_t next;
+
+	deliver(e);
+	cancel_others(e, x);
+	/* the first byte not yet written out */
+	next = e->make_ri < e->n ? e->make_off : UINT64_MAX;
+	for (size_t i = 0; i < e->n_win; i++) {
+		struct slot *s = e->win[i];
+
+		if (s->out_piece < s->n) {
+			next = s->pieces[s->out_piece].off + s->out_got;
+			break;
+		}
+	}
+	for (size_t i = 0; i < e->n_win; i++) {
+		struct slot *s = e->win[i];
+
+		for (size_t k = 0; k < s->n; k++)
+			s->pieces[k].claim = NULL;
+	}
+	e->out_ri = 0;
+	while (e->out_ri < e->n && range_end(&e->r[e->out_ri]) <= next)
+		e->out_ri++;
+	e->out_off = e->out_ri < e->n && next > e->r[e->out_ri].off ? next
+			: (e->out_ri < e->n ? e->r[e->out_ri].off : 0);
+	/* the slots stay allocated until their transfers are gone; nothing more goes into them */
+	e->make_ri = e->n;
+	e->mode = ZU_FETCH_MODE_WHOLE;
+	x->slot = NULL;
+	x->ans = ANS_WHOLE;
+	x->body = 0;
+}
+
+/* Decides what the answer is, once its headers are in. 0, or <0 with x->err set. */
+static int classify(struct xfer *x)
+{
+	struct zu_http *e = x->e;
+	char boundary[ZU_MP_BOUNDARY_MAX + 1];
+	uint64_t first, last, total;
+	int r;
+
+	x->headers_done = true;
+	if (x->status == 206) {
+		if (x->ctype[0]) {
+			r = zu_http_parse_multipart_type(x->ctype, strlen(x->ctype), boundary,
+							 &x->err);
+			if (r < 0)
+				return r;
+			if (r == 1) {
+				r = check_resource(e, x, UINT64_MAX, &x->err);
+				if (r == 0)
+					r = zu_mp_init(&x->mp, boundary, &mp_cb, x, &x->err);
+				if (r == 0)
+					x->ans = ANS_MULTI;
+				return r;
+			}
+		}
+		if (!x->crange[0])
+			return zu_err_set(&x->err, -EPROTO,
+					  "206 answer without Content-Range or multipart body");
+		r = zu_http_parse_content_range(x->crange, strlen(x->crange), &first, &last,
+						&total, &x->err);
+		if (r == 0)
+			r = check_resource(e, x, total, &x->err);
+		if (r < 0)
+			return r;
+		x->single_off = first;
+		x->single_end = last + 1;
+		x->ans = ANS_SINGLE;
+		return 0;
+	}
+	if (x->status == 200) {
+		r = check_resource(e, x, x->content_length >= 0 ? (uint64_t)x->content_length
+							: UINT64_MAX, &x->err);
+		if (r < 0)
+			return r;
+		if (!x->slot) { /* asked for the whole file */
+			x->ans = ANS_WHOLE;
+			return 0;
+		}
+		if (x->n_asked > 1) {
+			size_t lower = x->n_asked / 4; /* a few round trips from 150 to 1 */
+
+			if (lower < e->max_ranges) {
+				e->max_ranges = lower ? lower : 1;
+				e->st.stepdowns++;
+			}
+			x->stepped_down = true;
+			x->ans = ANS_DROP;
+			/* requests of as many ranges in flight will be refused too: ask again */
+			for (size_t i = 0; i < e->n_xf; i++)
+				if (e->xf[i] != x && e->xf[i]->slot && e->xf[i]->n_asked > e->max_ranges)
+					e->xf[i]->cancelled = e->xf[i]->stepped_down = true;
+			return 0;
+		}
+		go_whole(e, x);
+		return 0;
+	}
+	if (x->status == 416)
+		return zu_err_set(&x->err, -EBADMSG,
+				  "the server says the range is not satisfiable (416): the .zck "
+				  "there is shorter than its header says");
+	if (x->status == 404 || x->status == 410)
+		return zu_err_set(&x->err, -ENOENT, "%s: HTTP %ld (not found)", e->url, x->status);
+	if (x->status == 401 || x->status == 403 || x->status == 407)
+		return zu_err_set(&x->err, -EACCES, "%s: HTTP %ld (access denied)", e->url,
+				  x->status);
+	if (x->status == 408 || x->status == 429 || x->status >= 500) {
+		x->failed = true;
+		x->ans = ANS_DROP;
+		zu_err_set(&x->err, -EPROTO, "HTTP %ld from the server", x->status);
+		return 0;
+	}
+	return zu_err_set(&x->err, -EPROTO, "unexpected HTTP status %ld", x->status);
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *user)
+{
+	struct xfer *x = user;
+	size_t n = size * nitems;
+	const char *colon;
+
+	if (x->cancelled)
+		return 0;
+	if (n >= 5 && !memcmp(buf, "HTTP/", 5)) {
+		/* a new answer (after a redirect or 100 Continue): forget the last one */
+		const char *sp = memchr(buf, ' ', n);
+
+		x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		x->ctype[0] = x->crange[0] = x->etag[0] = x->lastmod[0] = 0;
+		x->content_length = -1;
+		x->headers_done = false;
+		return n;
+	}
+	if (n <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+		if (x->status >= 200 && !(x->status >= 300 && x->status < 400) &&
+		    classify(x) < 0)
+			return 0;
+		return n;
+	}
+	colon = memchr(buf, ':', n);
+	if (!colon)
+		return n;
+#define IS(name) ((size_t)(colon - buf) == sizeof(name) - 1 && !strncasecmp(buf, name, sizeof(name) - 1))
+	if (IS("Content-Type"))
+		copy_value(x->ctype, sizeof(x->ctype), colon + 1, n - (size_t)(colon + 1 - buf));
+	else if (IS("Content-Range"))
+		copy_value(x->crange, sizeof(x->crange), colon + 1, n - (size_t)(colon + 1 - buf));
+	else if (IS("ETag"))
+		copy_value(x->etag, sizeof(x->etag), colon + 1, n - (size_t)(colon + 1 - buf));
+	else if (IS("Last-Modified"))
+		copy_value(x->lastmod, sizeof(x->lastmod), colon + 1, n - (size_t)(colon + 1 - buf));
+	else if (IS("Content-Length")) {
+		char v[32];
+
+		copy_value(v, sizeof(v), colon + 1, n - (size_t)(colon + 1 - buf));
+		x->content_length = strtoll(v, NULL, 10);
+	}
+#undef IS
+	return n;
+}
+
+/* Whole-file stream: writes out the needed bytes of [off, off+n) directly, in order. */
+static int whole_feed(struct zu_http *e, struct xfer *x, uint64_t off, const uint8_t *p, size_t n)
+{
+	uint64_t end = off + n;
+
+	while (e->out_ri < e->n) {
+		const struct zu_frame_range *r = &e->r[e->out_ri];
+		uint64_t stop;
+
+		if (e->out_off < off || e->out_off >= end)
+			break;
+		stop = end < range_end(r) ? end : range_end(r);
+		if (emit(e, e->out_off, p + (e->out_off - off), stop - e->out_off) < 0)
+			return -1;
+		x->placed += stop - e->out_off;
+		e->st.payload_bytes += stop - e->out_off;
+		e->out_off = stop;
+		if (e->out_off == range_end(r) && ++e->out_ri < e->n)
+			e->out_off = e->r[e->out_ri].off;
+	}
+	return 0;
+}
+
+static size_t write_cb(char *buf, size_t size, size_t nmemb, void *user)
+{
+	struct xfer *x = user;
+	struct zu_http *e = x->e;
+	size_t n = size * nmemb;
+	uint64_t off;
+
+	if (x->cancelled || e->fatal)
+		return 0;
+	if (!x->headers_done && classify(x) < 0)
+		return 0;
+	switch (x->ans) {
+	case ANS_MULTI:
+		if (zu_mp_feed(&x->mp, (const uint8_t *)buf, n, &x->err) < 0)
+			return 0;
+		x->body += n;
+		/* a body far beyond what was asked (endless parts or epilogue) is cut */
+		if (x->body > 2 * x->asked_bytes + EPILOGUE_MAX + 64u * x->n_asked + 4096u) {
+			zu_err_set(&x->err, -EPROTO, "the server sent %" PRIu64 " bytes for %" PRIu64
+				   " bytes asked", x->body, x->asked_bytes);
+			return 0;
+		}
+		return n;
+	case ANS_SINGLE:
+		off = x->single_off + x->body;
+		if (n > x->single_end - off) {
+			zu_err_set(&x->err, -EPROTO,
+				   "the body runs past its Content-Range %" PRIu64 "-%" PRIu64,
+				   x->single_off, x->single_end - 1);
+			return 0;
+		}
+		x->placed += place(e, off, (const uint8_t *)buf, n);
+		x->body += n;
+		return n;
+	case ANS_WHOLE: {
+		uint64_t before = x->placed;
+
+		off = x->body;
+		x->body += n;
+		if (whole_feed(e, x, off, (const uint8_t *)buf, n) < 0)
+			return 0;
+		e->st.unasked_bytes += n - (x->placed - before);
+		if (e->out_ri >= e->n)
+			return 0; /* everything needed is here: stop the stream */
+		return n;
+	}
+	case ANS_DROP:
+	case ANS_NONE:
+	default:
+		return 0;
+	}
+}
+
+/* ---- transfers ---------------------------------------------------------------- */
+
+static int set_common(struct zu_http *e, CURL *c, struct xfer *x)
+{
+	const struct zu_net_cfg *cfg = e->cfg;
+	long tmo = (long)cfg->timeout_s;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
+	SET(CURLOPT_URL, e->url);
+	SET(CURLOPT_PRIVATE, x);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, x);
+	SET(CURLOPT_ERRORBUFFER, x->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_USERAGENT, "zckup/" ZCKUP_VERSION);
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, 5L);
+	/* never from https down to http */
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, strncmp(e->url, "https:", 6) ? "http,https" : "https");
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_CONNECTTIMEOUT, tmo);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, tmo);
+	SET(CURLOPT_PIPEWAIT, 1L);
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	SET(CURLOPT_ACCEPT_ENCODING, NULL);
+	SET(CURLOPT_HTTPHEADER, e->headers_ir ? e->headers_ir : e->headers);
+	if (cfg->insecure) {
+		SET(CURLOPT_SSL_VERIFYPEER, 0L);
+		SET(CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (e->tls->cacert.len) {
+		struct curl_blob b = { e->tls->cacert.data, e->tls->cacert.len, CURL_BLOB_NOCOPY };
+
+		SET(CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (cfg->capath)
+		SET(CURLOPT_CAPATH, cfg->capath);
+	if (e->tls->cert.len) {
+		struct curl_blob b = { e->tls->cert.data, e->tls->cert.len, CURL_BLOB_NOCOPY };
+
+		SET(CURLOPT_SSLCERT_BLOB, &b);
+		SET(CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (e->tls->key.len) {
+		struct curl_blob b = { e->tls->key.data, e->tls->key.len, CURL_BLOB_NOCOPY };
+
+		SET(CURLOPT_SSLKEY_BLOB, &b);
+		SET(CURLOPT_SSLKEYTYPE, "PEM");
+	}
+#undef SET
+	if (rc != CURLE_OK)
+		return zu_err_set(&e->last_err, -EINVAL, "curl option: %s", curl_easy_strerror(rc));
+	return 0;
+}
+
+/* "a-b,c-d,..." for the pieces claimed, or one "a-b" spanning them all. */
+static char *range_value(const struct piece *const *pc, size_t n, bool span)
+{
+	size_t cap = n * 44 + 1, len = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	if (span) {
+		snprintf(s, cap, "%" PRIu64 "-%" PRIu64, pc[0]->off + pc[0]->got,
+			 pc[n - 1]->off + pc[n - 1]->len - 1);
+		return s;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t from = pc[i]->off + pc[i]->got, to = pc[i]->off + pc[i]->len - 1;
+
+		len += (size_t)snprintf(s + len, cap - len, "%s%" PRIu64 "-%" PRIu64, i ? "," : "",
+					from, to);
+	}
+	return s;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	if (x->easy) {
+		curl_multi_remove_handle(x->e->multi, x->easy);
+		curl_easy_cleanup(x->easy);
+	}
+	free(x->range);
+	free(x);
+}
+
+static int xfer_start(struct zu_http *e, struct slot *s, const struct piece **claim, size_t n,
+		      bool span)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+	int r;
+
+	if (!x)
+		return -ENOMEM;
+	x->e = e;
+	x->slot = s;
+	x->content_length = -1;
+	x->n_asked = span ? 1 : n;
+	x->easy = curl_easy_init();
+	if (!x->easy) {
+		free(x);
+		return -ENOMEM;
+	}
+	r = set_common(e, x->easy, x);
+	if (r == 0 && n) {
+		x->range = range_value(claim, n, span);
+		if (!x->range)
+			r = -ENOMEM;
+		else if (curl_easy_setopt(x->easy, CURLOPT_RANGE, x->range) != CURLE_OK)
+			r = -EINVAL;
+	}
+	if (r == 0 && curl_multi_add_handle(e->multi, x->easy) != CURLM_OK)
+		r = -ENOMEM;
+	if (r < 0) {
+		curl_easy_cleanup(x->easy);
+		free(x->range);
+		free(x);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct piece *p = (struct piece *)claim[i];
+
+		p->claim = x;
+		x->asked_bytes += p->len - p->got;
+	}
+	e->xf[e->n_xf++] = x;
+	e->st.requests++;
+	e->st.ranges += x->n_asked ? x->n_asked : 1;
+	return 0;
+}
+
+static unsigned backoff_ms(unsigned fails)
+{
+	unsigned ms = BACKOFF_FIRST_MS;
+
+	while (fails-- > 1 && ms < BACKOFF_MAX_MS)
+		ms *= 2;
+	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+static bool claimable(const struct piece *p)
+{
+	return p->got < p->len && !p->claim;
+}
+
+/* Up to max_ranges missing pieces from *i on, for one multi-range request. */
+static size_t claim_many(const struct zu_http *e, struct slot *s, size_t *i,
+			 const struct piece **claim)
+{
+	size_t k = 0;
+
+	for (; *i < s->n && k < e->max_ranges && k < ZU_LIMITS_MAX_RANGES; (*i)++)
+		if (claimable(&s->pieces[*i]))
+			claim[k++] = &s->pieces[*i];
+	return k;
+}
+
+/*
+ * For a server that serves one range per request: a run of missing pieces
+ * whose gaps are small, asked for as one range (the gap bytes are dropped),
+ * so that small chunks do not each cost a request.
+ */
+static size_t claim_span(struct slot *s, size_t *i, const struct piece **claim)
+{
+	size_t k = 0;
+	uint64_t start = 0;
+
+	for (; *i < s->n && !claimable(&s->pieces[*i]); (*i)++)
+		;
+	for (; *i < s->n && k < ZU_LIMITS_MAX_RANGES; (*i)++) {
+		const struct piece *p = &s->pieces[*i];
+
+		if (!claimable(p))
+			break;
+		if (k) {
+			const struct piece *prev = claim[k - 1];
+
+			if (p->got || p->off - (prev->off + prev->len) > SPAN_GAP ||
+			    p->off + p->len - start > SLOT_BYTES)
+				break;
+		} else {
+			start = p->off + p->got;
+		}
+		claim[k++] = p;
+	}
+	return k;
+}
+
+/* Starts transfers for what is missing, within the window and the connections. */
+static int schedule(struct zu_http *e)
+{
+	const struct piece *claim[ZU_LIMITS_MAX_RANGES];
+	double now = now_s();
+	int r;
+
+	if (e->mode == ZU_FETCH_MODE_WHOLE) {
+		if (e->n_xf == 0 && e->out_ri < e->n && now >= e->whole_retry_at)
+			return xfer_start(e, NULL, NULL, 0, false);
+		return 0;
+	}
+	while (!making_done(e) && e->n_win < WINDOW_SLOTS &&
+	       (e->win_bytes + SLOT_BYTES <= WINDOW_BYTES || e->n_win == 0)) {
+		r = make_slot(e);
+		if (r < 0)
+			return r;
+	}
+	for (size_t w = 0; w < e->n_win && e->n_xf < e->cfg->connections; w++) {
+		struct slot *s = e->win[w];
+		size_t i = 0;
+
+		if (now < s->retry_at)
+			continue;
+		while (i < s->n && e->n_xf < e->cfg->connections) {
+			bool span = e->max_ranges == 1;
+			size_t k = span ? claim_span(s, &i, claim) : claim_many(e, s, &i, claim);
+
+			if (!k)
+				break;
+			if (k > 1 && !span && e->mode == ZU_FETCH_MODE_NONE)
+				e->mode = ZU_FETCH_MODE_MULTI;
+			r = xfer_start(e, s, claim, k, span);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Maps a failed transfer to an error code; fatal ones are not retried. */
+static int curl_failure(struct xfer *x, CURLcode rc, bool *fatal)
+{
+	const char *what = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+
+	*fatal = false;
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return zu_err_set(&x->err, -EHOSTUNREACH, "%s: %s", x->e->url, what);
+	case CURLE_COULDNT_CONNECT:
+		return zu_err_set(&x->err, -ECONNREFUSED, "%s: %s", x->e->url, what);
+	case CURLE_OPERATION_TIMEDOUT:
+		return zu_err_set(&x->err, -ETIMEDOUT, "%s: %s", x->e->url, what);
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		*fatal = true;
+		return zu_err_set(&x->err, -EACCES, "%s: TLS: %s", x->e->url, what);
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_TOO_MANY_REDIRECTS:
+		*fatal = true;
+		return zu_err_set(&x->err, -EINVAL, "%s: %s", x->e->url, what);
+	default:
+		return zu_err_set(&x->err, -EPROTO, "%s: %s", x->e->url, what);
+	}
+}
+
+static void count_wire(struct zu_http *e, struct xfer *x)
+{
+	curl_off_t body = 0, sent = 0;
+	long hdr = 0, ver = 0;
+
+	curl_easy_getinfo(x->easy, CURLINFO_HEADER_SIZE, &hdr);
+	curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &body);
+	curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
+	e->st.wire_bytes += (uint64_t)hdr + (uint64_t)body;
+	e->st.sent_bytes += (uint64_t)sent;
+	if (ver == CURL_HTTP_VERSION_1_0)
+		e->st.http_version = 10;
+	else if (ver == CURL_HTTP_VERSION_1_1)
+		e->st.http_version = 11;
+	else if (ver == CURL_HTTP_VERSION_2_0)
+		e->st.http_version = 20;
+	else if (ver == CURL_HTTP_VERSION_3)
+		e->st.http_version = 30;
+}
+
+/* Whether every piece this transfer asked for arrived; unclaims them. */
+static bool unclaim(struct zu_http *e, struct xfer *x)
+{
+	bool complete = true;
+
+	for (size_t w = 0; w < e->n_win; w++)
+		for (size_t i = 0; i < e->win[w]->n; i++) {
+			struct piece *p = &e->win[w]->pieces[i];
+
+			if (p->claim != x)
+				continue;
+			p->claim = NULL;
+			if (p->got < p->len)
+				complete = false;
+		}
+	return complete;
+}
+
+static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
+{
+	bool fatal = false, complete, failed;
+	unsigned *fails;
+	double *retry_at;
+
+	count_wire(e, x);
+	complete = x->slot ? unclaim(e, x) : false;
+	if (x->cancelled || x->stepped_down)
+		return;
+	if (x->err.code == -EOVERFLOW)
+		x->err.code = -EPROTO; /* an oversize line in an answer is the server's fault */
+	if (x->err.code && x->err.code != -EPROTO) {
+		/* a verdict on the resource (changed, 404, 416...): retrying cannot help */
+		set_fatal(e, &x->err);
+		return;
+	}
+	if (x->ans == ANS_WHOLE) {
+		if (e->out_ri >= e->n)
+			return; /* stopped on purpose: all bytes needed are out */
+		if (rc == CURLE_OK && e->head) {
+			e->out_ri = e->n; /* the resource ends before the bytes asked for */
+			return;
+		}
+		if (rc == CURLE_OK) {
+			zu_err_set(&x->err, -EBADMSG, "truncated: the .zck on the server has %" PRIu64
+				   " bytes, the header needs more", x->body);
+			set_fatal(e, &x->err);
+			return;
+		}
+	}
+	failed = x->failed || x->err.code;
+	if (!failed && rc != CURLE_OK) {
+		curl_failure(x, rc, &fatal);
+		failed = true;
+	}
+	if (fatal) {
+		set_fatal(e, &x->err);
+		return;
+	}
+	if (!failed && x->ans == ANS_MULTI && zu_mp_finish(&x->mp, &x->err) < 0)
+		failed = true;
+	if (x->slot && !failed && !complete && x->ans == ANS_SINGLE && x->n_asked > 1) {
+		/* one range for a request of several: the server serves no more per request */
+		if (e->max_ranges > 1)
+			e->st.stepdowns++;
+		e->max_ranges = 1;
+		e->mode = ZU_FETCH_MODE_SINGLE;
+	}
+	if (x->slot && complete) {
+		x->slot->fails = 0;
+		return;
+	}
+	if (!failed)
+		zu_err_set(&x->err, -EPROTO, "the answer lacked %s of the bytes asked for",
+			   x->placed ? "some" : "all");
+	fails = x->slot ? &x->slot->fails : &e->whole_fails;
+	retry_at = x->slot ? &x->slot->retry_at : &e->whole_retry_at;
+	e->last_err = x->err;
+	if (x->placed) {
+		*fails = 0; /* progress: ask again at once for the rest */
+		return;
+	}
+	if (++*fails >= e->cfg->attempts) {
+		zu_err_prefix(&x->err, "giving up after %u attempt%s", *fails,
+			      *fails == 1 ? "" : "s");
+		set_fatal(e, &x->err);
+		return;
+	}
+	e->st.retries++;
+	*retry_at = now_s() + backoff_ms(*fails) / 1000.0;
+}
+
+/* Handles finished transfers; removes them. */
+static void reap(struct zu_http *e)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(e->multi, &left))) {
+		struct xfer *x = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (!x)
+			continue;
+		xfer_done(e, x, m->data.result);
+		for (size_t i = 0; i < e->n_xf; i++)
+			if (e->xf[i] == x) {
+				e->xf[i] = e->xf[--e->n_xf];
+				break;
+			}
+		xfer_free(x);
+	}
+}
+
+static void drop_all(struct zu_http *e)
+{
+	for (size_t i = 0; i < e->n_xf; i++)
+		xfer_free(e->xf[i]);
+	e->n_xf = 0;
+	for (size_t i = 0; i < e->n_win; i++) {
+		free(e->win[i]->pieces);
+		free(e->win[i]->buf);
+		free(e->win[i]);
+	}
+	e->n_win = 0;
+	e->win_bytes = 0;
+}
+
+static bool job_done(const struct zu_http *e)
+{
+	if (e->mode == ZU_FETCH_MODE_WHOLE)
+		return e->out_ri >= e->n;
+	return making_done(e) && e->n_win == 0;
+}
+
+/* Slots left behind by a switch to whole-file mode are freed once unreferenced. */
+static void drop_stale_slots(struct zu_http *e)
+{
+	if (e->mode != ZU_FETCH_MODE_WHOLE || !e->n_win)
+		return;
+	for (size_t i = 0; i < e->n_xf; i++)
+		if (e->xf[i]->slot)
+			return;
+	for (size_t i = 0; i < e->n_win; i++) {
+		free(e->win[i]->pieces);
+		free(e->win[i]->buf);
+		free(e->win[i]);
+	}
+	e->n_win = 0;
+	e->win_bytes = 0;
+}
+
+int zu_http_run(struct zu_http *e, const struct zu_frame_range *r, size_t n, bool head,
+		int out_fd, struct zu_err *err)
+{
+	int ret = 0;
+
+	if (head && n == 1) {
+		e->head_range = r[0];
+		r = &e->head_range;
+	}
+	e->r = r;
+	e->n = n;
+	e->head = head;
+	e->out_fd = out_fd;
+	e->make_ri = 0;
+	e->make_off = n ? r[0].off : 0;
+	e->out_ri = 0;
+	e->out_off = n ? r[0].off : 0;
+	e->whole_fails = 0;
+	e->whole_retry_at = 0;
+	e->fatal = 0;
+	zu_err_clear(&e->fatal_err);
+	clip_head(e);
+	ret = check_size(e, err);
+	if (ret < 0)
+		return ret;
+	while (!e->fatal) {
+		int running = 0;
+		CURLMcode mc;
+
+		drop_stale_slots(e);
+		if (e->mode != ZU_FETCH_MODE_WHOLE && deliver(e) < 0)
+			break;
+		if (job_done(e))
+			break;
+		ret = schedule(e);
+		if (ret < 0) {
+			zu_err_set(&e->fatal_err, ret, "cannot start a transfer: %s",
+				   e->last_err.code ? e->last_err.msg : strerror(-ret));
+			e->fatal = ret;
+			break;
+		}
+		mc = curl_multi_perform(e->multi, &running);
+		if (mc != CURLM_OK) {
+			zu_err_set(&e->fatal_err, -EIO, "curl: %s", curl_multi_strerror(mc));
+			e->fatal = -EIO;
+			break;
+		}
+		reap(e);
+		if (e->fatal || job_done(e))
+			continue;
+		if (check_size(e, &e->fatal_err) < 0) {
+			e->fatal = e->fatal_err.code;
+			break;
+		}
+		mc = curl_multi_poll(e->multi, NULL, 0, 100, NULL);
+		if (mc != CURLM_OK) {
+			zu_err_set(&e->fatal_err, -EIO, "curl: %s", curl_multi_strerror(mc));
+			e->fatal = -EIO;
+		}
+	}
+	if (e->fatal) {
+		*err = e->fatal_err;
+		ret = e->fatal;
+	}
+	drop_all(e);
+	if (e->mode == ZU_FETCH_MODE_NONE)
+		e->mode = e->max_ranges > 1 ? ZU_FETCH_MODE_MULTI : ZU_FETCH_MODE_SINGLE;
+	return ret;
+}
+
+void zu_http_stats(const struct zu_http *e, struct zu_fetch_stats *out)
+{
+	*out = e->st;
+	out->mode = (uint32_t)(e->mode == ZU_FETCH_MODE_MULTI && e->max_ranges == 1
+				       ? ZU_FETCH_MODE_SINGLE : e->mode);
+	out->max_ranges = (uint32_t)e->max_ranges;
+	out->connections = e->cfg->connections;
+}
+
+int zu_http_new(const char *url, const struct zu_net_cfg *cfg, const struct zu_http_tls *tls,
+		struct zu_http **out, struct zu_err *err)
+{
+	struct zu_http *e;
+
+	*out = NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return zu_err_set(err, -ENOMEM, "out of memory");
+	e->cfg = cfg;
+	e->tls = tls;
+	e->size = UINT64_MAX;
+	e->max_ranges = cfg->max_ranges ? cfg->max_ranges : ZU_LIMITS_MAX_RANGES;
+	if (e->max_ranges > ZU_LIMITS_MAX_RANGES)
+		e->max_ranges = ZU_LIMITS_MAX_RANGES;
+	e->url = strdup(url);
+	e->multi = curl_multi_init();
+	if (!e->url || !e->multi)
+		goto oom;
+	for (size_t i = 0; i < cfg->n_headers; i++) {
+		struct curl_slist *t = curl_slist_append(e->headers, cfg->headers[i]);
+
+		if (!t)
+			goto oom;
+		e->headers = t;
+	}
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->connections);
+	curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	*out = e;
+	return 0;
+oom:
+	zu_http_free(e);
+	return zu_err_set(err, -ENOMEM, "out of memory");
+}
+
+void zu_http_free(struct zu_http *e)
+{
+	if (!e)
+		return;
+	drop_all(e);
+	if (e->multi)
+		curl_multi_cleanup(e->multi);
+	curl_slist_free_all(e->headers);
+	curl_slist_free_all(e->headers_ir);
+	free(e->url);
+	free(e);
+}
