@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job, end to end: a real delta update of a sample ext4 image v1 -> v2
-# from a local .zck. Installs what it needs, builds, then:
+# over HTTP from a private nginx on loopback. Installs what it needs, builds, then:
 #   v1.img, v2.img  two ext4 images built from two versions of a file tree
 #   zckup make      v2.img -> v2.zck + v2.zckh      (build host side)
 #   zckup plan      what the device would reuse and fetch
-#   zckup apply     v1.img + v2.zckh + v2.zck -> out.img   (device side)
+#   nginx           serves v2.zck on a free port of 127.0.0.1 (stopped at the end)
+#   zckup apply     v1.img + http://127.0.0.1:PORT/v2.zck -> out.img   (device side)
 # and checks out.img is byte-identical to v2.img.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,9 +37,41 @@ mkfs_image v2.img
 
 echo "== build host: zckup make v2.img"
 "$zckup" make v2.img -o v2.zck -H v2.zckh
+
+# The update server: a private nginx on a free loopback port, serving $work/www.
+mkdir -p www ngx
+mv v2.zck www/
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+cat >ngx/nginx.conf <<EOF
+daemon off; master_process off; worker_processes 1;
+pid $work/ngx/nginx.pid; error_log $work/ngx/error.log;
+events { worker_connections 64; }
+http {
+	log_format zu '\$status \$bytes_sent';
+	access_log $work/ngx/access.log zu;
+	client_body_temp_path $work/ngx/body; proxy_temp_path $work/ngx/proxy;
+	fastcgi_temp_path $work/ngx/fastcgi; uwsgi_temp_path $work/ngx/uwsgi;
+	scgi_temp_path $work/ngx/scgi;
+	server { listen 127.0.0.1:$port; root $work/www; }
+}
+EOF
+nginx -e "$work/ngx/error.log" -p "$work/ngx" -c "$work/ngx/nginx.conf" &
+nginx_pid=$!
+trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null' EXIT
+for _ in $(seq 50); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	sleep 0.1
+done
+url=http://127.0.0.1:$port/v2.zck
+echo "== update server: nginx serves $url"
+
 echo "== device: what would be reused and fetched"
-"$zckup" plan --source v1.img v2.zckh
-echo "== device: zckup apply"
-"$zckup" apply --header v2.zckh --url "file://$work/v2.zck" --source v1.img --target out.img
+"$zckup" plan --source v1.img --url "$url"
+echo "== device: zckup apply over HTTP (header read from the URL too)"
+"$zckup" apply --url "$url" --source v1.img --target out.img
 cmp out.img v2.img
-echo "== out.img is byte-identical to v2.img ($(stat -c %s v2.img) bytes; v2.zck is $(stat -c %s v2.zck) bytes)"
+read -r requests sent < <(awk '{n++; b += $2} END {print n + 0, b + 0}' ngx/access.log)
+echo "== out.img is byte-identical to v2.img ($(stat -c %s v2.img) bytes; v2.zck is" \
+	"$(stat -c %s www/v2.zck) bytes); nginx sent $sent bytes in $requests requests" \
+	"(plan and apply, header reads included)"

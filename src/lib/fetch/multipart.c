@@ -148,8 +148,13 @@ int zu_http_parse_content_range(const char *v, size_t n, uint64_t *out_first, ui
 	static const char *const what[] = { "first byte", "last byte", "total length" };
 	uint64_t num[3] = { 0, 0, UINT64_MAX };
 	char s[SHOW_MAX];
-	size_t b = 0, e = n, i;
+	size_t b = 0, e, i;
 
+	if (!v) { /* an absent header reads as an empty value */
+		v = "";
+		n = 0;
+	}
+	e = n;
 	while (b < e && is_ows((unsigned char)v[b]))
 		b++;
 	while (e > b && is_ows((unsigned char)v[e - 1]))
@@ -264,6 +269,10 @@ int zu_http_parse_multipart_type(const char *v, size_t n, char *boundary, struct
 	bool have = false;
 	const char *why;
 
+	if (!v) {
+		v = "";
+		n = 0;
+	}
 	while (i < n && is_ows((unsigned char)v[i]))
 		i++;
 	for (t = i; i < n && is_tchar((unsigned char)v[i]); i++)
@@ -349,7 +358,10 @@ static int mp_fail(struct zu_mp *mp, struct zu_err *err, int code, const char *f
 	return mp_replay(mp, err);
 }
 
-/* A callback returned r < 0: keep its own message if it wrote one (see multipart.h). */
+/*
+ * A callback returned r < 0: keep its own message if it wrote one (see multipart.h). err->code
+ * was zeroed for the call, so an older message with the same code is not taken for it.
+ */
 static int mp_cb_fail(struct zu_mp *mp, struct zu_err *err, int r, const char *which)
 {
 	if (err && err->code == r && err->msg[0] != '\0') {
@@ -531,7 +543,7 @@ static int mp_byte(struct zu_mp *mp, const uint8_t *p, struct zu_err *err)
 /* The headers ended: the part starts. */
 static int mp_part_start(struct zu_mp *mp, struct zu_err *err)
 {
-	int r;
+	int r, saved;
 
 	if (!mp->have_range)
 		return mp_fail(mp, err, -EPROTO,
@@ -542,11 +554,14 @@ static int mp_part_start(struct zu_mp *mp, struct zu_err *err)
 	mp->off = mp->first;
 	mp->left = mp->last - mp->first + 1; /* no overflow: last < UINT64_MAX */
 	mp->state = MP_DATA;
+	saved = err ? err->code : 0;
 	if (err)
-		zu_err_clear(err);
+		err->code = 0;
 	r = mp->cb.part(mp->user, mp->first, mp->last, mp->total);
 	if (r < 0)
 		return mp_cb_fail(mp, err, r, "part");
+	if (err && err->code == 0)
+		err->code = saved;
 	return 0;
 }
 
@@ -637,13 +652,15 @@ static int mp_headers(struct zu_mp *mp, const uint8_t *p, size_t n, size_t *used
 static int mp_data(struct zu_mp *mp, const uint8_t *p, size_t n, size_t *used, struct zu_err *err)
 {
 	size_t k = mp->left < n ? (size_t)mp->left : n;
-	int r;
+	int r, saved = err ? err->code : 0;
 
 	if (err)
-		zu_err_clear(err);
+		err->code = 0;
 	r = mp->cb.data(mp->user, mp->off, p, k);
 	if (r < 0)
 		return mp_cb_fail(mp, err, r, "data");
+	if (err && err->code == 0)
+		err->code = saved;
 	mp->off += k;
 	mp->left -= k;
 	if (mp->left == 0)

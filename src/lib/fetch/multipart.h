@@ -36,16 +36,17 @@ int zu_http_parse_content_range(const char *v, size_t n, uint64_t *out_first, ui
  * order, boundary quoted or not) with its boundary copied NUL-terminated into boundary (size >=
  * ZU_MP_BOUNDARY_MAX + 1); 0 when it is some other type; -EPROTO when it is multipart/byteranges
  * without a usable boundary (missing, empty, given twice, longer than ZU_MP_BOUNDARY_MAX, with
- * bytes RFC 2046 forbids) or with malformed parameters. boundary is written only when 1 is returned.
+ * bytes RFC 2046 forbids) or with malformed parameters. boundary is written only when 1 is
+ * returned. Unquoted boundaries may hold any bchar, also '/', '=' and ':' that tokens do not allow.
  */
 int zu_http_parse_multipart_type(const char *v, size_t n, char *boundary, struct zu_err *err)
 	__attribute__((warn_unused_result));
 
 /*
- * A callback returning <0 stops the parser, which returns that code (and keeps returning it). The
- * parser clears the struct zu_err given to zu_mp_feed before each call, so a callback that can
- * reach it (through user) may write its own message with the same code; it is then kept, prefixed
- * with the part. Otherwise the message names the part and the code.
+ * A callback returning <0 stops the parser, which returns that code (and keeps returning it). A
+ * callback that can reach the struct zu_err given to zu_mp_feed (through user) may write its own
+ * message there with the code it returns; the message is then kept, prefixed with the part.
+ * Otherwise the message names the part and the code. (err->code reads 0 during a call.)
  */
 struct zu_mp_callbacks {
 	/* A part starts; its Content-Range. <0 stops the parser with that code. */
@@ -81,7 +82,8 @@ int zu_mp_init(struct zu_mp *mp, const char *boundary, const struct zu_mp_callba
 /*
  * Feeds the next n body bytes (any split, down to 1 byte at a time). 0, or <0 with a message
  * (-EPROTO framing, -EOVERFLOW oversize line or too many headers, or a callback's code). After an
- * error every later call returns the same error. Data pointers given to callbacks point into p.
+ * error every later call returns the same error; err is written only on error. Data pointers given
+ * to callbacks point into p.
  */
 int zu_mp_feed(struct zu_mp *mp, const uint8_t *p, size_t n, struct zu_err *err)
 	__attribute__((warn_unused_result));
