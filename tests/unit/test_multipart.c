@@ -970,6 +970,33 @@ static void callback_code_never_takes_a_stale_message(void **state)
 	assert_int_equal(zu_mp_feed(&mp, (const uint8_t *)nginx_body + head, len - head, &err),
 			 -ECANCELED);
 	assert_string_equal(err.msg, "part 1 (bytes 0-4): stopped by the data callback (code -125)");
+
+	/* The same for the part callback. */
+	memset(&rec, 0, sizeof(rec));
+	rec.fail_part = 1;
+	rec.fail_code = -ECANCELED;
+	assert_int_equal(zu_mp_init(&mp, NGINX_B, &cbs, &rec, &err), 0);
+	zu_err_set(&err, -ECANCELED, "stale");
+	assert_int_equal(zu_mp_feed(&mp, (const uint8_t *)nginx_body, head, &err), -ECANCELED);
+	assert_string_equal(err.msg, "part 1 (bytes 0-4): stopped by the part callback (code -125)");
+}
+
+static void success_leaves_the_error_context_alone(void **state)
+{
+	struct zu_err err = ZU_ERR_INIT;
+	struct rec rec = { 0 };
+	struct zu_mp mp;
+
+	(void)state;
+	rec.chunk = (const uint8_t *)nginx_body;
+	rec.chunk_len = sizeof(nginx_body) - 1;
+	zu_err_set(&err, -EAGAIN, "keep me");
+	assert_int_equal(zu_mp_init(&mp, NGINX_B, &cbs, &rec, &err), 0);
+	assert_int_equal(zu_mp_feed(&mp, rec.chunk, rec.chunk_len, &err), 0);
+	assert_int_equal(zu_mp_finish(&mp, &err), 0);
+	assert_int_equal(err.code, -EAGAIN);
+	assert_string_equal(err.msg, "keep me");
+	assert_int_equal(rec.n_parts, 2);
 }
 
 /* ---- Content-Range ---- */
@@ -1052,11 +1079,15 @@ static void content_range_reads_only_n_bytes(void **state)
 {
 	static const char v[] = "bytes 0-4/1009";
 	struct zu_err err = ZU_ERR_INIT;
+	char b[ZU_MP_BOUNDARY_MAX + 1];
 	uint64_t f, l, t;
 
 	(void)state;
 	assert_int_equal(zu_http_parse_content_range(v, sizeof(v) - 3, &f, &l, &t, &err), 0);
 	assert_true(t == 10);
+	/* No header at all. */
+	assert_int_equal(zu_http_parse_content_range(NULL, 0, &f, &l, &t, &err), -EPROTO);
+	assert_int_equal(zu_http_parse_multipart_type(NULL, 0, b, &err), 0);
 }
 
 /* ---- Content-Type ---- */
@@ -1208,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(missing_closing_boundary_fails_at_finish),
 		cmocka_unit_test(callback_codes_stop_the_parser),
 		cmocka_unit_test(callback_code_never_takes_a_stale_message),
+		cmocka_unit_test(success_leaves_the_error_context_alone),
 		cmocka_unit_test(content_range_accepts_valid_values),
 		cmocka_unit_test(content_range_refuses_malformed_values),
 		cmocka_unit_test(content_range_reads_only_n_bytes),

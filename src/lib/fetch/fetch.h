@@ -106,5 +106,11 @@ int zu_fetch_file_open(const char *path, const struct zu_limits *lim, struct zu_
 /* Starts the downloader process for url (fetch_proc.c). */
 int zu_fetch_proc_open(const char *url, const struct zu_net_cfg *net, struct zu_fetch *f,
 		       struct zu_err *err) __attribute__((warn_unused_result));
+/*
+ * The privileged side on an already connected socket (owned from now on);
+ * pid is reaped on free when > 0. For tests that play the downloader.
+ */
+int zu_fetch_proc_attach(int sock, pid_t pid, const volatile sig_atomic_t *cancel,
+			 struct zu_fetch *f, struct zu_err *err) __attribute__((warn_unused_result));
 
 #endif

@@ -78,6 +78,8 @@ struct xfer {
 	bool cancelled;         /* stopped by the engine: ignore its data and its end */
 	/* the answer */
 	long status;
+	char status_line[64];   /* for messages */
+	char location[256];     /* of the last redirect, for messages */
 	bool headers_done;
 	char ctype[CTYPE_MAX];
 	char crange[128];
@@ -86,6 +88,7 @@ struct xfer {
 	int64_t content_length; /* -1 unknown */
 	enum answer ans;
 	bool failed;            /* retryable failure of this answer */
+	bool fatal;             /* a verdict on the resource or the request: no retry */
 	bool stepped_down;
 	struct zu_mp mp;
 	uint64_t single_off, single_end, body;
@@ -107,6 +110,7 @@ struct zu_http {
 	char lastmod[VALIDATOR_MAX];
 	bool validator_seen;
 	size_t max_ranges;
+	bool probing;                    /* after a step-down: one request until one succeeds */
 	enum zu_fetch_mode mode;
 	struct zu_fetch_stats st;
 	/* the job */
@@ -427,6 +431,28 @@ static int mp_data(void *user, uint64_t off, const uint8_t *p, size_t n)
 
 static const struct zu_mp_callbacks mp_cb = { .part = mp_part, .data = mp_data };
 
+/*
+ * The server refused a request of x->n_asked ranges: ask at most `to` from
+ * now on, one request at a time until one is answered as asked (so that a
+ * server refusing many ranges costs one wasted answer per step, not one per
+ * connection), and ask again for what larger requests in flight were to get.
+ */
+static void step_down(struct zu_http *e, struct xfer *x, size_t to)
+{
+	if (to < 1)
+		to = 1;
+	if (to < e->max_ranges) {
+		e->max_ranges = to;
+		e->st.stepdowns++;
+	}
+	e->probing = true;
+	x->stepped_down = true;
+	x->ans = ANS_DROP;
+	for (size_t i = 0; i < e->n_xf; i++)
+		if (e->xf[i] != x && e->xf[i]->slot && e->xf[i]->n_asked > e->max_ranges)
+			e->xf[i]->cancelled = e->xf[i]->stepped_down = true;
+}
+
 static void cancel_others(struct zu_http *e, const struct xfer *keep)
 {
 	for (size_t i = 0; i < e->n_xf; i++)
@@ -518,39 +544,36 @@ static int classify(struct xfer *x)
 			return 0;
 		}
 		if (x->n_asked > 1) {
-			size_t lower = x->n_asked / 4; /* a few round trips from 150 to 1 */
-
-			if (lower < e->max_ranges) {
-				e->max_ranges = lower ? lower : 1;
-				e->st.stepdowns++;
-			}
-			x->stepped_down = true;
-			x->ans = ANS_DROP;
-			/* requests of as many ranges in flight will be refused too: ask again */
-			for (size_t i = 0; i < e->n_xf; i++)
-				if (e->xf[i] != x && e->xf[i]->slot && e->xf[i]->n_asked > e->max_ranges)
-					e->xf[i]->cancelled = e->xf[i]->stepped_down = true;
+			/* nginx max_ranges, Apache MaxRanges: halve until it is served */
+			step_down(e, x, x->n_asked / 2);
 			return 0;
 		}
 		go_whole(e, x);
 		return 0;
 	}
+	if (x->status == 416 && x->n_asked > 1 && !strncmp(x->crange, "bytes */", 8) &&
+	    e->n && range_end(&e->r[e->n - 1]) <= strtoull(x->crange + 8, NULL, 10)) {
+		/* every range asked lies inside the file: the server refuses several (Varnish) */
+		step_down(e, x, 1);
+		return 0;
+	}
+	x->fatal = true;
 	if (x->status == 416)
 		return zu_err_set(&x->err, -EBADMSG,
 				  "the server says the range is not satisfiable (416): the .zck "
 				  "there is shorter than its header says");
 	if (x->status == 404 || x->status == 410)
-		return zu_err_set(&x->err, -ENOENT, "%s: HTTP %ld (not found)", e->url, x->status);
+		return zu_err_set(&x->err, -ENOENT, "%s: %s", e->url, x->status_line);
 	if (x->status == 401 || x->status == 403 || x->status == 407)
-		return zu_err_set(&x->err, -EACCES, "%s: HTTP %ld (access denied)", e->url,
-				  x->status);
+		return zu_err_set(&x->err, -EACCES, "%s: %s", e->url, x->status_line);
 	if (x->status == 408 || x->status == 429 || x->status >= 500) {
+		x->fatal = false;
 		x->failed = true;
 		x->ans = ANS_DROP;
-		zu_err_set(&x->err, -EPROTO, "HTTP %ld from the server", x->status);
+		zu_err_set(&x->err, -EPROTO, "%s: %s", e->url, x->status_line);
 		return 0;
 	}
-	return zu_err_set(&x->err, -EPROTO, "unexpected HTTP status %ld", x->status);
+	return zu_err_set(&x->err, -EPROTO, "%s: unexpected answer %s", e->url, x->status_line);
 }
 
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *user)
@@ -566,6 +589,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *user)
 		const char *sp = memchr(buf, ' ', n);
 
 		x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		copy_value(x->status_line, sizeof(x->status_line), buf, n);
 		x->ctype[0] = x->crange[0] = x->etag[0] = x->lastmod[0] = 0;
 		x->content_length = -1;
 		x->headers_done = false;
@@ -573,8 +597,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *user)
 	}
 	if (n <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
 		if (x->status >= 200 && !(x->status >= 300 && x->status < 400) &&
-		    classify(x) < 0)
-			return 0;
+		    (classify(x) < 0 || x->ans == ANS_DROP))
+			return 0; /* not worth its body */
 		return n;
 	}
 	colon = memchr(buf, ':', n);
@@ -587,6 +611,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *user)
 		copy_value(x->crange, sizeof(x->crange), colon + 1, n - (size_t)(colon + 1 - buf));
 	else if (IS("ETag"))
 		copy_value(x->etag, sizeof(x->etag), colon + 1, n - (size_t)(colon + 1 - buf));
+	else if (IS("Location"))
+		copy_value(x->location, sizeof(x->location), colon + 1, n - (size_t)(colon + 1 - buf));
 	else if (IS("Last-Modified"))
 		copy_value(x->lastmod, sizeof(x->lastmod), colon + 1, n - (size_t)(colon + 1 - buf));
 	else if (IS("Content-Length")) {
@@ -888,13 +914,14 @@ static int schedule(struct zu_http *e)
 		if (r < 0)
 			return r;
 	}
-	for (size_t w = 0; w < e->n_win && e->n_xf < e->cfg->connections; w++) {
+	for (size_t w = 0; w < e->n_win && e->n_xf < e->cfg->connections &&
+			   !(e->probing && e->n_xf); w++) {
 		struct slot *s = e->win[w];
 		size_t i = 0;
 
 		if (now < s->retry_at)
 			continue;
-		while (i < s->n && e->n_xf < e->cfg->connections) {
+		while (i < s->n && e->n_xf < e->cfg->connections && !(e->probing && e->n_xf)) {
 			bool span = e->max_ranges == 1;
 			size_t k = span ? claim_span(s, &i, claim) : claim_many(e, s, &i, claim);
 
@@ -933,8 +960,16 @@ static int curl_failure(struct xfer *x, CURLcode rc, bool *fatal)
 		*fatal = true;
 		return zu_err_set(&x->err, -EACCES, "%s: TLS: %s", x->e->url, what);
 	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_TOO_MANY_REDIRECTS: {
+		*fatal = true;
+		if (x->location[0])
+			return zu_err_set(&x->err, -EPROTO, "%s: redirect to %s refused (%s; "
+					  "https never goes on over http)", x->e->url, x->location,
+					  what);
+		return zu_err_set(&x->err, rc == CURLE_UNSUPPORTED_PROTOCOL ? -EINVAL : -EPROTO,
+				  "%s: %s", x->e->url, what);
+	}
 	case CURLE_URL_MALFORMAT:
-	case CURLE_TOO_MANY_REDIRECTS:
 		*fatal = true;
 		return zu_err_set(&x->err, -EINVAL, "%s: %s", x->e->url, what);
 	default:
@@ -964,10 +999,11 @@ static void count_wire(struct zu_http *e, struct xfer *x)
 }
 
 /* Whether every piece this transfer asked for arrived; unclaims them. */
-static bool unclaim(struct zu_http *e, struct xfer *x)
+static bool unclaim(struct zu_http *e, struct xfer *x, size_t *out_done)
 {
 	bool complete = true;
 
+	*out_done = 0;
 	for (size_t w = 0; w < e->n_win; w++)
 		for (size_t i = 0; i < e->win[w]->n; i++) {
 			struct piece *p = &e->win[w]->pieces[i];
@@ -977,6 +1013,8 @@ static bool unclaim(struct zu_http *e, struct xfer *x)
 			p->claim = NULL;
 			if (p->got < p->len)
 				complete = false;
+			else
+				(*out_done)++;
 		}
 	return complete;
 }
@@ -984,16 +1022,19 @@ static bool unclaim(struct zu_http *e, struct xfer *x)
 static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
 {
 	bool fatal = false, complete, failed;
+	size_t done = 0;
 	unsigned *fails;
 	double *retry_at;
 
 	count_wire(e, x);
-	complete = x->slot ? unclaim(e, x) : false;
-	if (x->cancelled || x->stepped_down)
+	complete = x->slot ? unclaim(e, x, &done) : false;
+	if (x->cancelled)
 		return;
 	if (x->err.code == -EOVERFLOW)
 		x->err.code = -EPROTO; /* an oversize line in an answer is the server's fault */
-	if (x->err.code && x->err.code != -EPROTO) {
+	if (x->stepped_down)
+		return;
+	if (x->fatal || (x->err.code && x->err.code != -EPROTO)) {
 		/* a verdict on the resource (changed, 404, 416...): retrying cannot help */
 		set_fatal(e, &x->err);
 		return;
@@ -1030,6 +1071,14 @@ static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
 		e->max_ranges = 1;
 		e->mode = ZU_FETCH_MODE_SINGLE;
 	}
+	if (x->slot && !failed && !complete && x->ans == ANS_MULTI && done &&
+	    done < x->n_asked && done < e->max_ranges) {
+		/* a server that answers the first N ranges of more (lighttpd): ask N */
+		e->max_ranges = done;
+		e->st.stepdowns++;
+	}
+	if (x->slot && !failed && (x->ans == ANS_MULTI || x->ans == ANS_SINGLE))
+		e->probing = false; /* answered as asked: the step-down found its level */
 	if (x->slot && complete) {
 		x->slot->fails = 0;
 		return;
@@ -1054,9 +1103,10 @@ static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
 	*retry_at = now_s() + backoff_ms(*fails) / 1000.0;
 }
 
-/* Handles finished transfers; removes them. */
-static void reap(struct zu_http *e)
+/* Handles finished transfers; removes them. Returns how many. */
+static size_t reap(struct zu_http *e)
 {
+	size_t n = 0;
 	CURLMsg *m;
 	int left;
 
@@ -1069,6 +1119,7 @@ static void reap(struct zu_http *e)
 		if (!x)
 			continue;
 		xfer_done(e, x, m->data.result);
+		n++;
 		for (size_t i = 0; i < e->n_xf; i++)
 			if (e->xf[i] == x) {
 				e->xf[i] = e->xf[--e->n_xf];
@@ -1076,6 +1127,7 @@ static void reap(struct zu_http *e)
 			}
 		xfer_free(x);
 	}
+	return n;
 }
 
 static void drop_all(struct zu_http *e)
@@ -1163,9 +1215,8 @@ int zu_http_run(struct zu_http *e, const struct zu_frame_range *r, size_t n, boo
 			e->fatal = -EIO;
 			break;
 		}
-		reap(e);
-		if (e->fatal || job_done(e))
-			continue;
+		if (reap(e) || e->fatal || job_done(e))
+			continue; /* start what the finished transfers left to do, without waiting */
 		if (check_size(e, &e->fatal_err) < 0) {
 			e->fatal = e->fatal_err.code;
 			break;

@@ -30,7 +30,6 @@
 struct proc_priv {
 	int sock;
 	pid_t pid;
-	char *url;
 	const volatile sig_atomic_t *cancel;
 	uint8_t *buf;             /* ZU_FRAME_DATA_MAX */
 	bool busy;                /* a job is running */
@@ -225,7 +224,6 @@ static void proc_free(void *priv)
 		}
 	}
 	free(p->buf);
-	free(p->url);
 	free(p);
 }
 
@@ -242,43 +240,50 @@ static const struct zu_fetch_ops zu_fetch_proc_ops = {
 _Static_assert(sizeof(struct zu_range) == sizeof(struct zu_frame_range),
 	       "plan ranges go to the downloader as frame ranges");
 
+int zu_fetch_proc_attach(int sock, pid_t pid, const volatile sig_atomic_t *cancel,
+			 struct zu_fetch *f, struct zu_err *err)
+{
+	struct proc_priv *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->buf = malloc(ZU_FRAME_DATA_MAX);
+	if (!p || !p->buf) {
+		free(p);
+		return zu_err_set(err, -ENOMEM, "out of memory");
+	}
+	p->sock = sock;
+	p->pid = pid;
+	p->cancel = cancel;
+	f->ops = &zu_fetch_proc_ops;
+	f->priv = p;
+	return 0;
+}
+
 int zu_fetch_proc_open(const char *url, const struct zu_net_cfg *net, struct zu_fetch *f,
 		       struct zu_err *err)
 {
-	struct proc_priv *p;
-	int sv[2];
+	int sv[2], r;
 	pid_t pid;
 
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return zu_err_set(err, -ENOMEM, "out of memory");
-	p->sock = -1;
-	p->cancel = net->cancel;
-	p->url = strdup(url);
-	p->buf = malloc(ZU_FRAME_DATA_MAX);
-	if (!p->url || !p->buf) {
-		proc_free(p);
-		return zu_err_set(err, -ENOMEM, "out of memory");
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		proc_free(p);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return zu_err_sys(err, errno, "socketpair");
-	}
 	pid = fork();
 	if (pid < 0) {
+		r = zu_err_sys(err, errno, "starting the downloader");
 		close(sv[0]);
 		close(sv[1]);
-		proc_free(p);
-		return zu_err_sys(err, errno, "starting the downloader");
+		return r;
 	}
 	if (pid == 0) {
 		close(sv[0]);
 		zu_downloader_main(sv[1], url, net);
 	}
 	close(sv[1]);
-	p->sock = sv[0];
-	p->pid = pid;
-	f->ops = &zu_fetch_proc_ops;
-	f->priv = p;
-	return 0;
+	r = zu_fetch_proc_attach(sv[0], pid, net->cancel, f, err);
+	if (r < 0) {
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return r;
 }
