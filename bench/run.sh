@@ -18,11 +18,9 @@
 #   BENCH_STRICT=1  exit 1 when a figure misses its target (default: report only)
 set -euo pipefail
 
-die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
-say() { printf '\n== [%3ds] %s\n' "$SECONDS" "$*"; }
-note() { printf '   %s\n' "$*"; }
-
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/zckup-bench}
 BUILD_DIR=${BUILD_DIR:-$REPO/build-bench}
@@ -38,9 +36,6 @@ export LC_ALL=C
 [[ $SLOW_RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SLOW_RUNS must be a positive number"
 
 # ---------------------------------------------------------------- tools
-need() {
-	command -v "$1" >/dev/null 2>&1 || die "'$1' not found; install it (apt-get install $2)"
-}
 need mkfs.ext4 e2fsprogs
 need sha256sum coreutils
 need shuf coreutils
@@ -56,22 +51,9 @@ HYPERFINE=$(command -v hyperfine || true)
 if [[ -n ${ZCKUP:-} ]]; then
 	[[ -x $ZCKUP ]] || die "ZCKUP=$ZCKUP is not an executable"
 else
-	need meson meson
-	need ninja ninja-build
 	say "building zckup (release) in $BUILD_DIR"
 	mkdir -p "$BENCH_DIR"
-	log=$BENCH_DIR/build.log
-	if [[ ! -f $BUILD_DIR/build.ninja ]]; then
-		meson setup "$BUILD_DIR" "$REPO" -Dbuildtype=release >"$log" 2>&1 ||
-			{ cat "$log" >&2; die "meson setup $BUILD_DIR failed"; }
-	else
-		meson configure "$BUILD_DIR" -Dbuildtype=release >"$log" 2>&1 ||
-			{ cat "$log" >&2; die "meson configure $BUILD_DIR failed"; }
-	fi
-	ninja -C "$BUILD_DIR" zckup >"$log" 2>&1 ||
-		{ tail -40 "$log" >&2; die "building zckup in $BUILD_DIR failed"; }
-	rm -f "$log"
-	ZCKUP=$BUILD_DIR/zckup
+	ZCKUP=$(bench_build_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR/build.log")
 fi
 ZCKUP=$(cd "$(dirname "$ZCKUP")" && pwd)/$(basename "$ZCKUP")
 "$ZCKUP" --version >/dev/null || die "$ZCKUP --version failed"
@@ -99,9 +81,6 @@ need_mib=$((3 * IMG_MIB + 3 * BIG_MIB + 2 * BIG_MIB / 2 + 600))
 ((avail_mib >= need_mib)) || die "$W has $avail_mib MiB free; the bench needs ~$need_mib MiB"
 
 # ---------------------------------------------------------------- helpers
-# median_of FILE: median of the numbers in FILE, one a line.
-median_of() { sort -g "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
 # timed NAME RUNS WARMUP CMD...: median wall seconds of RUNS runs of CMD (output discarded)
 # after WARMUP unmeasured runs; hyperfine when installed, else /usr/bin/time.
 timed() {
@@ -133,19 +112,9 @@ peak_rss() {
 }
 
 json_num() { jq -er ".$2" "$1" || die "no numeric '$2' in $1: $(head -c 300 "$1")"; }
-fsize() { stat -c %s "$1"; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
-warm_cache() { cat "$@" >/dev/null; }
-
-# A fixed byte stream: the same "random" choices on every run and machine.
-# Its reader stops early, so the SIGPIPE that ends openssl is expected, not a failure.
-seed_stream() {
-	openssl enc -aes-128-ctr -nosalt -K 7a636b7570 -iv 0 -in /dev/zero 2>/dev/null || true
-}
 
 # ---------------------------------------------------------------- image pair
-say "machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+say "machine: $(nproc) cores, $(cpu_model)," \
 	"$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 note "zckup:  $ZCKUP ($("$ZCKUP" --version))"
 note "zck:    $(zck --version | head -1); zstd $(zstd -V | grep -o 'v[0-9.]*' | head -1)"
@@ -153,58 +122,7 @@ note "timing: ${HYPERFINE:-/usr/bin/time}, median of $RUNS run(s) ($SLOW_RUNS fo
 	"work dir $W"
 
 say "building the image pair ($IMG_MIB MiB ext4) from files under /usr"
-budget=$((IMG_MIB * 1048576 * 2 / 3))
-# list_files BUDGET DIR...: a fixed pseudo-random sample of regular files under DIRs (paths
-# relative to /), at most 8 MiB each, up to BUDGET bytes in total.
-list_files() {
-	local budget=$1
-	shift
-	(cd / || exit; find "$@" -xdev -type f -readable -size -8M -printf '%s\t%p\n' 2>/dev/null ||
-		true) | awk -F'\t' 'NF == 2 && $2 ~ /^[[:graph:]]+$/' | sort |
-		shuf --random-source=<(seed_stream) |
-		awk -F'\t' -v b="$budget" '!full && t + $1 > b { full = 1 } !full { t += $1; print $2 }'
-}
-copy_files() { tar -C / --no-recursion -T "$1" -cf - | tar -C "$2" -xf -; }
-
-list_files "$budget" usr/lib usr/share >"$W/tree1.list"
-n1=$(wc -l <"$W/tree1.list")
-((n1 > 1000)) || die "found only $n1 files under /usr/lib and /usr/share; need a fuller /usr"
-list_files $((budget / 10)) usr/bin usr/sbin usr/include usr/libexec |
-	grep -vxF -f "$W/tree1.list" >"$W/added.list" || true
-mkdir "$W/tree1" "$W/tree2"
-copy_files "$W/tree1.list" "$W/tree1"
-cp -a "$W/tree1/." "$W/tree2/"
-
-# tree2 = tree1 with every 12th file removed, every 15th (of the rest) patched in place and
-# grown a little (a rebuilt library or a changed config), and a set of files from other dirs.
-n_rm=0 n_mod=0 i=0
-while IFS= read -r f; do
-	((++i % 12 == 0)) && { rm -f "$W/tree2/$f"; n_rm=$((n_rm + 1)); continue; }
-	((i % 15 == 0)) || continue
-	sz=$(stat -c %s "$W/tree2/$f")
-	if ((sz > 4096)); then
-		seed_stream | head -c 512 |
-			dd of="$W/tree2/$f" bs=1 seek=$((sz / 3)) conv=notrunc status=none
-	fi
-	printf 'zckup-bench: modified in release 2 (%d)\n' "$i" >>"$W/tree2/$f"
-	n_mod=$((n_mod + 1))
-done <"$W/tree1.list"
-copy_files "$W/added.list" "$W/tree2"
-n_add=$(wc -l <"$W/added.list")
-note "tree1: $n1 files, $(du -sm "$W/tree1" | cut -f1) MiB;" \
-	"tree2: $n_rm removed, $n_mod modified, $n_add added, $(du -sm "$W/tree2" | cut -f1) MiB"
-
-mkimg() {
-	local tree=$1 img=$2 uuid=$3 inodes
-	inodes=$(($(find "$tree" | wc -l) * 2 + 1024))
-	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -b 4096 -N "$inodes" -U "$uuid" \
-		-E root_owner=0:0,hash_seed=6c5e1d1a-5d43-4a4e-9d25-0f9b3c9e2a11 \
-		-d "$tree" "$img" "${IMG_MIB}M" >/dev/null || die "mkfs.ext4 -d $tree failed"
-}
-mkimg "$W/tree1" "$W/old.img" 5b1d7f0e-0001-4c6b-8a31-7d0e2c9f4a01
-mkimg "$W/tree2" "$W/new.img" 5b1d7f0e-0002-4c6b-8a31-7d0e2c9f4a02
-rm -rf "$W/tree1" "$W/tree2"
-note "old.img, new.img: $IMG_MIB MiB each"
+bench_image_pair "$W" "$IMG_MIB"
 
 # ---------------------------------------------------------------- b. make vs zck
 say "b. zckup make --level 9 --threads 2 vs zck -u -h sha256 (zck's default zstd level is 9)"
@@ -281,7 +199,7 @@ note "$IMG_MIB MiB header, $BIG_MIB MiB source: peak RSS $rss_src KiB"
 note "$BIG_MIB MiB pair: peak RSS $rss_big KiB (header $s_hdr_big bytes), ${t_apply_big}s"
 
 # ---------------------------------------------------------------- table
-say "results ($(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"
+say "results ($(nproc) cores, $(cpu_model))"
 misses=0
 # row FIGURE ZCKUP BASELINE RATIO TARGET OK(0/1/-)
 row() {

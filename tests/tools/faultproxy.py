@@ -2,14 +2,15 @@
 """faultproxy.py: a loopback HTTP/1.1 proxy that injects faults and latency.
 
     faultproxy.py --upstream 127.0.0.1:PORT --mode MODE --port-file FILE
-                  [--times K] [--after N] [--delay-ms D] [--merge-gap G]
+                  [--times K] [--skip S] [--after N] [--delay-ms D] [--merge-gap G]
                   [--framing chunked|close] [--log FILE]
 
 Listens on 127.0.0.1:0, writes its port to FILE once it accepts connections, serves until
 killed. Each client request is read, asked of the upstream (one upstream connection per
 request, "Connection: close"), and the answer is re-emitted to the client, mutated by MODE,
 on the client's own keep-alive connection. --times K injects the fault into the first K
-requests only and relays the rest unchanged (0, the default: every request). --delay-ms D
+requests only and relays the rest unchanged (0, the default: every request); --skip S relays
+the first S requests unchanged before that (e.g. a client's header read). --delay-ms D
 delays every chunk forwarded in either direction by D ms, order kept, no bandwidth cap: a
 round trip costs about 2*D. It works with every mode; "delay" is "pass" with it. --log FILE
 gets one line per request:
@@ -255,7 +256,7 @@ def parse_ranges(value):
 
 
 def format_ranges(ranges):
-    return "bytes=" + ",".join("%d-%d" % r for r in ranges)
+    return "bytes=" + ",".join("%d-%d" % (s, e) for s, e in ranges)
 
 
 def content_range(value):
@@ -742,7 +743,7 @@ class Proxy:
                 self.requests += 1
                 n = self.requests
                 mode = self.cfg.mode
-                if self.cfg.times and n > self.cfg.times:
+                if n <= self.cfg.skip or (self.cfg.times and n > self.cfg.skip + self.cfg.times):
                     mode = "pass"
                 conn.reset()
                 keep, error = False, ""
@@ -753,6 +754,9 @@ class Proxy:
                     error = str(e)
                 except (ConnectionError, OSError) as e:
                     error = "client: %s" % (e.__class__.__name__)
+                except Exception as e:  # a bug here: say so in the log, keep serving others
+                    error = "faultproxy bug: %r" % e
+                    print("faultproxy: request %d: %r" % (n, e), file=sys.stderr)
                 self.log_line(conn, n, mode, req, error)
                 if not keep or error:
                     break
@@ -777,6 +781,7 @@ def main():
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the real server")
     ap.add_argument("--mode", required=True, choices=sorted(MODES))
     ap.add_argument("--times", type=int, default=0, help="fault the first K requests (0: all)")
+    ap.add_argument("--skip", type=int, default=0, help="relay the first S requests unchanged")
     ap.add_argument("--after", type=int, default=-1, help="bytes before drop/stall")
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--merge-gap", type=int, default=0)

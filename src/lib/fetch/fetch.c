@@ -189,7 +189,7 @@ ssize_t zu_fetch_read_head(struct zu_fetch *f, void *buf, size_t n, struct zu_er
 int zu_fetch_read_at(struct zu_fetch *f, void *buf, uint64_t off, size_t n, struct zu_err *err)
 {
 	struct zu_range r = { off, n };
-	struct zu_fetch_rec rec;
+	struct zu_fetch_rec rec = { 0 };
 	size_t got = 0;
 	int ret;
 

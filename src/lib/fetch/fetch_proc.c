@@ -172,7 +172,7 @@ static int proc_next(void *priv, struct zu_fetch_rec *out, struct zu_err *err)
 static ssize_t proc_read_head(void *priv, void *buf, size_t n, struct zu_err *err)
 {
 	struct proc_priv *p = priv;
-	struct zu_fetch_rec rec;
+	struct zu_fetch_rec rec = { 0 };
 	size_t got = 0;
 	int r;
 
