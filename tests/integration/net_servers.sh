@@ -625,5 +625,29 @@ echo "# replaced: $(head -1 c12.err); $summ"
 stop_proxy slow12
 lap "case 12"
 
+# ---------------------------------------------------------------------------------------------
+# 13. A proxy from the environment: the URL names a port where nothing listens, so the update
+# can only succeed through http_proxy (faultproxy in pass mode forwards whatever it is asked to
+# the real nginx).
+
+if start_proxy envp "${ngx_port:-1}" --mode pass 2>start.err; then
+	ok "faultproxy (pass) as the environment's http proxy"
+else
+	not_ok "faultproxy (pass) as the environment's http proxy"
+	diag start.err
+fi
+dead_port=$(srv_free_port)
+rm -f c13.img
+rc=0
+env -u no_proxy -u NO_PROXY http_proxy="http://127.0.0.1:${envp_port:-1}" \
+	timeout 60 "$ZCKUP" apply --header new.zckh --url "http://127.0.0.1:$dead_port/new.zck" \
+	--source old.img --target c13.img --retries 0 --json -q >c13.out 2>c13.err </dev/null || rc=$?
+assert "through http_proxy from the environment: exit 0 (exit $rc)" "[ '$rc' = 0 ]"
+same_image "the image fetched through the proxy is identical" c13.img
+assert "every request went through the proxy" \
+	"[ \$(grep -c 'status=206' '$TEST_TMP/envp.log') -ge 1 ] && ! grep -q 'status=[^2]' '$TEST_TMP/envp.log'"
+stop_proxy envp
+lap "case 13"
+
 echo "# run time $(echo "$(date +%s.%N) - $T0" | bc) s"
 finish
