@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Real HTTP servers for the network tests (sourced after lib.sh).
 #
 # Each start_* function runs one server as a child process of the test shell, on a free port
@@ -39,19 +40,24 @@
 # directories from $TEST_TMP down to the docroot and a+r on the docroot's files, and checks
 # the result as www-data. Files put in the docroot later keep the umask's mode (0644 here).
 #
-# What the servers answered to curl on Debian 12 (nginx 1.22.1, lighttpd 1.4.69, Apache 2.4,
-# Varnish 7.1.1), file of 100000 bytes:
-#   -r 0-9                     all: 206, Content-Range: bytes 0-9/100000
-#   -r 0-9,100-109,200-209     nginx, lighttpd, apache: 206 multipart/byteranges; boundary=...
-#                              with three parts in the order asked.
+# What the servers answered to curl 7.88 on Debian 12 (nginx 1.22.1, lighttpd 1.4.69, Apache
+# 2.4, Varnish 7.1.1), file of 102400 bytes:
+#   -r 0-9                     all: 206, Content-Range: bytes 0-9/102400
+#   -r 0-9,100-109,200-209     nginx, lighttpd, Apache: 206 multipart/byteranges with three
+#     parts in the order asked. Framing differs: nginx and Apache open the body with a CRLF,
+#     lighttpd starts with the boundary line, always the same one ("fkj49sn38dcn3"); Apache
+#     spells the part header "Content-range" and, with no MIME type known, sends no
+#     Content-Type in the answer nor in the parts.
+#   -r 0-9,5-20 (overlapping)  nginx: two parts, as asked (it merges nothing).
+#   -r 0-9,10-19,200-209       lighttpd and Apache merge adjacent ranges: two parts, 0-19 and
+#     200-209.
 #   nginx max_ranges N, N+1 ranges: 200 with the whole file (the Range header is ignored).
-#   Apache MaxRanges N, N+1 ranges: 200 with the whole file as well (the limit is checked
-#     after Apache merged overlapping and adjacent ranges: 0-9,10-19 counts as one range,
-#     and is answered as a single 206 part "bytes 0-19").
-#   Apache, 1 < ranges <= MaxRanges: 206 multipart. lighttpd also merges adjacent ranges.
-#   Varnish (http_range_support on, default): a multi-range request gets 200 and the whole
-#     object, on a miss and on a hit; a single range gets 206. Varnish always fetches the whole
-#     object from the backend (the backend logs 200 without Range), even for a single range.
+#   Apache MaxRanges N, N+1 ranges: 200 with the whole file as well, but the limit counts the
+#     ranges after that merging: with MaxRanges 2, 0-9,10-19,200-209 gets a 206 of two parts.
+#   Varnish, multi-range (on a miss and on a hit): 416 Range Not Satisfiable, Content-Range:
+#     bytes */102400, empty body; a client must fall back to single ranges, not give up. A
+#     single range gets 206. Varnish always fetches the whole object from the backend (the
+#     backend logs 200 without Range), even for a single range on a miss.
 #   nginx TLS: `curl --cacert ca.pem --cert client.pem --key client.key -w %{http_version}`
 #     gives 2; without the client certificate nginx completes the TLS handshake and answers
 #     "400 No required SSL certificate was sent"; a client certificate of the other CA gets
@@ -149,9 +155,9 @@ _srv_watchdog_start() {
 
 # _srv_wait NAME PORT...: wait until every PORT accepts connections (10 s), or the server died.
 _srv_wait() {
-	local name=$1 p pid i up
+	local name=$1 p pid up _
 	shift
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		for pid in $(_srv_pids_of "$name"); do
 			kill -0 "$pid" 2>/dev/null || return 1
 		done
@@ -291,6 +297,7 @@ servers_make_ca() {
 	[ -s "$d/other-client.pem" ] && return 0
 	_srv_need openssl || return 1
 	mkdir -p "$d"
+	# shellcheck disable=SC2015 # any step failing is reported
 	_srv_ca "$d" ca "zckup test CA" &&
 	_srv_cert "$d" server ca "/O=zckup test/CN=127.0.0.1" \
 		"basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost" &&
@@ -442,7 +449,7 @@ start_apache() {
 }
 
 _srv_config_varnish() {
-	local name=$1 dir=$2 port=$3 backend=$5 i
+	local name=$1 dir=$2 port=$3 backend=$5 _
 	# The one thing the VCL adds to the built-in behaviour: a probe URL answered by varnishd
 	# itself, so that starting varnishncsa can be checked without a request to the backend.
 	cat >"$dir/default.vcl" <<-EOF
@@ -464,15 +471,15 @@ _srv_config_varnish() {
 	_srv_wait "$name" "$port" || return 0	# the caller's own wait reports it
 	# varnishd writes no access log: varnishncsa reads the shared memory log, which exists
 	# once the child runs (the port accepting is not enough: the manager listens first).
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q 'Child starts' "$dir/stderr.log" && break
 		sleep 0.1
 	done
 	: >"$dir/access.log"
 	_srv_spawn "$name" "$dir" varnishncsa -n "$dir/work" -a -w "$dir/access.log" \
 		-F '%s %b %O %H "%{Range}i"'
-	for i in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/.servers-sh-probe"
+	for _ in $(seq 100); do
+		curl -s -m 2 -o /dev/null "http://127.0.0.1:$port/.servers-sh-probe"
 		[ -s "$dir/access.log" ] && break
 		sleep 0.1
 	done
@@ -496,12 +503,12 @@ start_varnish() {
 
 # server_stop NAME: stop a server (SIGTERM, SIGKILL to its process group after 5 s), wait.
 server_stop() {
-	local v="_srv_pids_$1" pid i
+	local v="_srv_pids_$1" pid _
 	for pid in ${!v:-}; do
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in ${!v:-}; do
-		for i in $(seq 50); do
+		for _ in $(seq 50); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -528,8 +535,8 @@ servers_stop_all() {
 # the shared memory log; lighttpd buffers its log for up to 4 s and writes it out on SIGHUP):
 # wait until the log stops growing for 0.2 s (at most 3 s).
 _srv_log_settle() {
-	local name=$1 f=$2 last=-1 now stable=0 i kind="_srv_kind_$1" pid
-	for i in $(seq 60); do
+	local name=$1 f=$2 last=-1 now stable=0 kind="_srv_kind_$1" pid _
+	for _ in $(seq 60); do
 		if [ "${!kind}" = lighttpd ]; then
 			for pid in $(_srv_pids_of "$name"); do
 				kill -HUP "$pid" 2>/dev/null

@@ -14,8 +14,9 @@ the first S requests unchanged before that (e.g. a client's header read). --dela
 delays every chunk forwarded in either direction by D ms, order kept, no bandwidth cap: a
 round trip costs about 2*D. It works with every mode; "delay" is "pass" with it. --log FILE
 gets one line per request:
-    req=3 conn=2 mode=corrupt applied=yes range="bytes=0-9,20-29" status=206 sent=431 note="..."
-(sent = bytes written to the client: headers and body).
+    req=3 conn=2 mode=corrupt applied=yes range="bytes=0-9,20-29" status=206 sent=431 t=0.2-0.3 note="..."
+(sent = bytes written to the client: headers and body; t = seconds since the proxy started,
+when the request was read and when its answer ended).
 
 Modes (a mode that does not apply to an answer, e.g. reorder-parts on a single-range answer,
 relays it unchanged and logs applied=no):
@@ -55,9 +56,10 @@ multi = -r 0-9,100-109,200-209):
   pass, delay          as nginx: 206 multipart/byteranges, 3 parts; with --delay-ms 200 a
                        request costs 0.4 s (time_starttransfer 0.40-0.41), two requests on one
                        connection (curl URL URL) 0.8 s, one connection reused
-  drop-after           --after 300: 300 bytes then EOF, curl exit 18 "transfer closed with
-                       69 bytes remaining to read"
-  stall-after          --after 300: curl -m 2 exit 28 (timeout) with 300 bytes received
+  drop-after           --after 300: 300 bytes (27 of the body) then EOF, curl exit 18
+                       "transfer closed with 342 bytes remaining to read"
+  stall-after          --after 300: curl -m 2 exit 28 "Operation timed out ... with 27 out
+                       of 369 bytes received"; the proxy keeps the connection until curl quits
   truncate             Content-Length: 369, 184 body bytes, curl exit 18
   corrupt              206 multipart, same length, one byte of part 2 differs (cmp)
   status-503           503, Retry-After: 0; 404; 416 with Content-Range: bytes */102400; 500
@@ -73,12 +75,15 @@ multi = -r 0-9,100-109,200-209):
   range-outside        parts 0-9, 101-110, 200-209 (asked 100-109)
   overlap              parts 0-9, 100-109, 105-109, 200-209, part 105-109 = bytes of the file;
                        overlap-wrong: part 105-109 holds the bytes xor 0xff
-  long-header          curl 7.88 exit 56 "Too large response headers" ... (libcurl caps a
-                       header line at 100 KiB)
-  endless              curl -m 2: exit 28 after ~2 s, some hundreds of MB received; the proxy's
-                       RSS stays ~20 MB (drain-paced writes)
+  long-header          curl 7.88: exit 27 "Out of memory" (libcurl refuses a header line
+                       over 100 KiB with CURLE_OUT_OF_MEMORY; zckup passes that text on)
+  endless              curl -m 2: exit 28 after 2 s with 1.4-2.1 GB received (chunked and
+                       close); the proxy's RSS stays at 24 MB (drain-paced writes)
+  --times 2, status-503  503, 503, then 206 (three curl runs)
 
-Stdlib only. Traffic only to the upstream given (meant to be 127.0.0.1).
+Answers are streamed by pass, delay, ignore-range, first-range-only, coalesce, merge-parts,
+range-outside and long-header; the modes that rewrite an answer hold it in memory (the test
+files are a few MB). Stdlib only. Traffic only to the upstream given (meant to be 127.0.0.1).
 """
 
 import argparse
@@ -623,7 +628,6 @@ async def mode_range_outside(conn, req):
     ranges = parse_ranges(req.header("range"))
     if not ranges:
         return await conn.relay(req)
-    size = None
     i = len(ranges) // 2
     s, e = ranges[i]
     head = await conn.upstream(req, None, method="HEAD")
@@ -721,14 +725,24 @@ class Proxy:
         self.requests = 0
         self.conns = itertools.count(1)
         self.log = open(cfg.log, "a", buffering=1) if cfg.log else None
+        self.t0 = None
+
+    def clock(self):
+        """Seconds since the proxy started."""
+        now = asyncio.get_running_loop().time()
+        if self.t0 is None:
+            self.t0 = now
+        return now - self.t0
 
     def log_line(self, conn, n, mode, req, error=""):
         if not self.log:
             return
         note = conn.note + ("; " if conn.note and error else "") + error
-        self.log.write('req=%d conn=%d mode=%s applied=%s range="%s" status=%d sent=%d note="%s"\n'
+        self.log.write('req=%d conn=%d mode=%s applied=%s range="%s" status=%d sent=%d t=%.3f-%.3f'
+                       ' note="%s"\n'
                        % (n, conn.number, mode, "yes" if conn.applied else "no",
-                          req.header("range") or "", conn.status, conn.sent, note))
+                          req.header("range") or "", conn.status, conn.sent, conn.t_start,
+                          self.clock(), note))
 
     async def serve_conn(self, reader, writer):
         conn = Conn(self, reader, writer, next(self.conns))
@@ -746,6 +760,7 @@ class Proxy:
                 if n <= self.cfg.skip or (self.cfg.times and n > self.cfg.skip + self.cfg.times):
                     mode = "pass"
                 conn.reset()
+                conn.t_start = self.clock()
                 keep, error = False, ""
                 try:
                     keep = await MODES[mode](conn, req)
@@ -766,6 +781,7 @@ class Proxy:
             writer.close()
 
     async def run(self):
+        self.clock()
         server = await asyncio.start_server(self.serve_conn, "127.0.0.1", 0, limit=MAX_HEAD)
         port = server.sockets[0].getsockname()[1]
         tmp = self.cfg.port_file + ".tmp"

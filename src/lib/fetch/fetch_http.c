@@ -44,6 +44,7 @@
 #define BACKOFF_FIRST_MS 200u
 #define BACKOFF_MAX_MS 5000u
 #define VALIDATOR_MAX 256u
+#define HEADER_LINE_MAX (16u << 10)
 #define CTYPE_MAX 256u
 
 struct xfer;
@@ -93,6 +94,12 @@ struct xfer {
 	struct zu_mp mp;
 	uint64_t single_off, single_end, body;
 	uint64_t placed;        /* bytes placed into pieces */
+	double last_byte;       /* when the last byte of the answer came (stall timer) */
+	bool stalled;           /* abandoned by the stall timer */
+	uint64_t part_first, part_last, part_placed; /* the part being received */
+	bool in_part;
+	uint64_t stray_first, stray_last; /* a part that brought no byte where it was asked */
+	bool stray;
 	struct zu_err err;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -160,7 +167,14 @@ static int emit(struct zu_http *e, uint64_t off, const uint8_t *p, uint64_t n)
 
 	while (n) {
 		size_t k = n < ZU_FRAME_DATA_MAX ? (size_t)n : ZU_FRAME_DATA_MAX;
+		double t0 = now_s(), blocked;
 		int r = zu_frame_write(e->out_fd, ZU_FR_DATA, off, p, k, &err);
+
+		/* time spent waiting for the privileged side is not the server's stall */
+		blocked = now_s() - t0;
+		if (blocked > 0.1)
+			for (size_t i = 0; i < e->n_xf; i++)
+				e->xf[i]->last_byte += blocked;
 
 		if (r < 0) {
 			zu_err_prefix(&err, "writing to the privileged process");
@@ -260,9 +274,12 @@ static bool making_done(const struct zu_http *e)
 
 /*
  * Places resource bytes [off, off+n) where a piece's received prefix ends;
- * everything else is dropped. Returns the bytes placed.
+ * everything else is dropped. Bytes that repeat ones already received must
+ * be the same (*out_conflict otherwise: a server contradicting itself).
+ * Returns the bytes placed.
  */
-static uint64_t place(struct zu_http *e, uint64_t off, const uint8_t *p, size_t n)
+static uint64_t place(struct zu_http *e, uint64_t off, const uint8_t *p, size_t n,
+		      bool *out_conflict)
 {
 	uint64_t end = off + n, placed = 0;
 
@@ -276,7 +293,12 @@ static uint64_t place(struct zu_http *e, uint64_t off, const uint8_t *p, size_t 
 		for (size_t i = 0; i < s->n; i++) {
 			struct piece *pc = &s->pieces[i];
 			uint64_t want = pc->off + pc->got, stop;
+			uint64_t from = off > pc->off ? off : pc->off;
+			uint64_t to = end < want ? end : want;
 
+			if (from < to && memcmp(s->buf + pc->at + (from - pc->off), p + (from - off),
+						(size_t)(to - from)))
+				*out_conflict = true;
 			if (pc->got == pc->len || want < off || want >= end)
 				continue;
 			stop = end < pc->off + pc->len ? end : pc->off + pc->len;
@@ -408,12 +430,26 @@ static int check_size(struct zu_http *e, struct zu_err *err)
 
 /* ---- answers ---------------------------------------------------------------- */
 
+/* A part that placed nothing is remembered for the message, should bytes be missing. */
+static void end_part(struct xfer *x)
+{
+	if (x->in_part && !x->part_placed && !x->stray) {
+		x->stray = true;
+		x->stray_first = x->part_first;
+		x->stray_last = x->part_last;
+	}
+	x->in_part = false;
+}
+
 static int mp_part(void *user, uint64_t first, uint64_t last, uint64_t total)
 {
 	struct xfer *x = user;
 
-	(void)first;
-	(void)last;
+	end_part(x);
+	x->in_part = true;
+	x->part_first = first;
+	x->part_last = last;
+	x->part_placed = 0;
 	if (total != UINT64_MAX && x->e->size != UINT64_MAX && total != x->e->size)
 		return zu_err_set(&x->err, -ESTALE,
 				  "the .zck changed on the server during the update (%" PRIu64
@@ -421,12 +457,29 @@ static int mp_part(void *user, uint64_t first, uint64_t last, uint64_t total)
 	return 0;
 }
 
+/* Places bytes of an answer; a contradiction with bytes received before is fatal. */
+static int xfer_place(struct xfer *x, uint64_t off, const uint8_t *p, size_t n)
+{
+	bool conflict = false;
+
+	uint64_t placed;
+
+	x->last_byte = now_s();
+	placed = place(x->e, off, p, n, &conflict);
+	x->placed += placed;
+	x->part_placed += placed;
+	if (conflict) {
+		x->fatal = true;
+		return zu_err_set(&x->err, -EPROTO,
+				  "the server sent other bytes for a range it had sent before "
+				  "(at %" PRIu64 "+%zu)", off, n);
+	}
+	return 0;
+}
+
 static int mp_data(void *user, uint64_t off, const uint8_t *p, size_t n)
 {
-	struct xfer *x = user;
-
-	x->placed += place(x->e, off, p, n);
-	return 0;
+	return xfer_place(user, off, p, n);
 }
 
 static const struct zu_mp_callbacks mp_cb = { .part = mp_part, .data = mp_data };
@@ -532,6 +585,10 @@ static int classify(struct xfer *x)
 		x->single_off = first;
 		x->single_end = last + 1;
 		x->ans = ANS_SINGLE;
+		x->in_part = true;
+		x->part_first = first;
+		x->part_last = last;
+		x->part_placed = 0;
 		return 0;
 	}
 	if (x->status == 200) {
@@ -584,6 +641,11 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *user)
 
 	if (x->cancelled)
 		return 0;
+	x->last_byte = now_s();
+	if (n > HEADER_LINE_MAX) {
+		zu_err_set(&x->err, -EPROTO, "%s: an answer header line of %zu bytes", x->e->url, n);
+		return 0;
+	}
 	if (n >= 5 && !memcmp(buf, "HTTP/", 5)) {
 		/* a new answer (after a redirect or 100 Continue): forget the last one */
 		const char *sp = memchr(buf, ' ', n);
@@ -661,6 +723,7 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *user)
 		return 0;
 	switch (x->ans) {
 	case ANS_MULTI:
+		x->last_byte = now_s();
 		if (zu_mp_feed(&x->mp, (const uint8_t *)buf, n, &x->err) < 0)
 			return 0;
 		x->body += n;
@@ -679,12 +742,14 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *user)
 				   x->single_off, x->single_end - 1);
 			return 0;
 		}
-		x->placed += place(e, off, (const uint8_t *)buf, n);
+		if (xfer_place(x, off, (const uint8_t *)buf, n) < 0)
+			return 0;
 		x->body += n;
 		return n;
 	case ANS_WHOLE: {
 		uint64_t before = x->placed;
 
+		x->last_byte = now_s();
 		off = x->body;
 		x->body += n;
 		if (whole_feed(e, x, off, (const uint8_t *)buf, n) < 0)
@@ -725,8 +790,6 @@ static int set_common(struct zu_http *e, CURL *c, struct xfer *x)
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, strncmp(e->url, "https:", 6) ? "http,https" : "https");
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_CONNECTTIMEOUT, tmo);
-	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-	SET(CURLOPT_LOW_SPEED_TIME, tmo);
 	SET(CURLOPT_PIPEWAIT, 1L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_ACCEPT_ENCODING, NULL);
@@ -805,6 +868,7 @@ static int xfer_start(struct zu_http *e, struct slot *s, const struct piece **cl
 	x->e = e;
 	x->slot = s;
 	x->content_length = -1;
+	x->last_byte = now_s();
 	x->n_asked = span ? 1 : n;
 	x->easy = curl_easy_init();
 	if (!x->easy) {
@@ -969,6 +1033,10 @@ static int curl_failure(struct xfer *x, CURLcode rc, bool *fatal)
 		return zu_err_set(&x->err, rc == CURLE_UNSUPPORTED_PROTOCOL ? -EINVAL : -EPROTO,
 				  "%s: %s", x->e->url, what);
 	}
+	case CURLE_OUT_OF_MEMORY:
+		/* what libcurl says of an answer header beyond its own limit */
+		return zu_err_set(&x->err, -EPROTO, "%s: answer refused by libcurl (%s): headers "
+				  "too large?", x->e->url, what);
 	case CURLE_URL_MALFORMAT:
 		*fatal = true;
 		return zu_err_set(&x->err, -EINVAL, "%s: %s", x->e->url, what);
@@ -1053,6 +1121,8 @@ static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
 			return;
 		}
 	}
+	if (x->stalled)
+		zu_err_set(&x->err, -ETIMEDOUT, "%s: no byte for %u s", e->url, e->cfg->timeout_s);
 	failed = x->failed || x->err.code;
 	if (!failed && rc != CURLE_OK) {
 		curl_failure(x, rc, &fatal);
@@ -1083,7 +1153,13 @@ static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
 		x->slot->fails = 0;
 		return;
 	}
-	if (!failed)
+	end_part(x);
+	if (!failed && x->stray)
+		zu_err_set(&x->err, -EPROTO, "the answer's part for bytes %" PRIu64 "-%" PRIu64
+			   " held none of the bytes asked for where they were asked (a Content-Range "
+			   "outside or astride the ranges asked); %s of them missing",
+			   x->stray_first, x->stray_last, x->placed ? "some" : "all");
+	else if (!failed)
 		zu_err_set(&x->err, -EPROTO, "the answer lacked %s of the bytes asked for",
 			   x->placed ? "some" : "all");
 	fails = x->slot ? &x->slot->fails : &e->whole_fails;
@@ -1126,6 +1202,33 @@ static size_t reap(struct zu_http *e)
 				break;
 			}
 		xfer_free(x);
+	}
+	return n;
+}
+
+/*
+ * Transfers that brought no byte for --timeout seconds are abandoned (and
+ * asked again like any failure). Our own clock, not libcurl's low-speed
+ * check, which averages over seconds and notices a stall after a burst late.
+ */
+static size_t expire_stalled(struct zu_http *e)
+{
+	double now = now_s();
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n_xf;) {
+		struct xfer *x = e->xf[i];
+
+		if (now - x->last_byte < (double)e->cfg->timeout_s) {
+			i++;
+			continue;
+		}
+		x->stalled = true;
+		curl_multi_remove_handle(e->multi, x->easy);
+		xfer_done(e, x, CURLE_OPERATION_TIMEDOUT);
+		e->xf[i] = e->xf[--e->n_xf];
+		xfer_free(x);
+		n++;
 	}
 	return n;
 }
@@ -1215,7 +1318,7 @@ int zu_http_run(struct zu_http *e, const struct zu_frame_range *r, size_t n, boo
 			e->fatal = -EIO;
 			break;
 		}
-		if (reap(e) || e->fatal || job_done(e))
+		if (reap(e) + expire_stalled(e) || e->fatal || job_done(e))
 			continue; /* start what the finished transfers left to do, without waiting */
 		if (check_size(e, &e->fatal_err) < 0) {
 			e->fatal = e->fatal_err.code;
