@@ -10,8 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/servers.sh
 . "$(dirname "$0")/servers.sh"
-SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
-FAULTPROXY=(python3 "$SRC_DIR/tests/tools/faultproxy.py")
 GEN="python3 $SRC_DIR/tests/integration/gen.py"
 ZCKUP=$(realpath "$ZCKUP")
 cd "$TEST_TMP" || exit 1

@@ -65,6 +65,9 @@
 #     (exit 60, "unable to get local issuer certificate").
 
 : "${TEST_TMP:?source lib.sh before servers.sh}"
+# The source tree, and the fault-injecting proxy the network tests put in front of servers.
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FAULTPROXY=(python3 "$SRC_DIR/tests/tools/faultproxy.py")
 
 _srv_names=()
 _srv_have_pdeathsig=0

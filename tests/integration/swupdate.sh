@@ -11,53 +11,10 @@ if ! command -v swupdate >/dev/null 2>&1; then
 fi
 cd "$TEST_TMP" || exit 1
 
-nginx_pid=
-stop_nginx() {
-	if [ -n "$nginx_pid" ]; then
-		kill "$nginx_pid" 2>/dev/null
-		wait "$nginx_pid" 2>/dev/null
-		nginx_pid=
-	fi
-}
-trap 'stop_nginx; rm -rf "$TEST_TMP"' EXIT
-
-# A private nginx on a free port of 127.0.0.1, everything under $TEST_TMP/ngx.
-start_nginx() {
-	local ngx=$TEST_TMP/ngx
-	mkdir -p "$ngx/www" "$ngx/tmp"
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-	cat >"$ngx/nginx.conf" <<-EOF
-		daemon off;
-		master_process off;
-		worker_processes 1;
-		pid $ngx/nginx.pid;
-		error_log $ngx/error.log;
-		events { worker_connections 64; }
-		http {
-			log_format zu '\$status \$body_bytes_sent "\$http_range"';
-			access_log $ngx/access.log zu;
-			client_body_temp_path $ngx/tmp/body;
-			proxy_temp_path $ngx/tmp/proxy;
-			fastcgi_temp_path $ngx/tmp/fastcgi;
-			uwsgi_temp_path $ngx/tmp/uwsgi;
-			scgi_temp_path $ngx/tmp/scgi;
-			server {
-				listen 127.0.0.1:$port;
-				root $ngx/www;
-			}
-		}
-	EOF
-	nginx -e "$ngx/error.log" -p "$ngx" -c "$ngx/nginx.conf" &
-	nginx_pid=$!
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-		kill -0 "$nginx_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	diag "$ngx/error.log"
-	return 1
-}
+# A private nginx on a free port of 127.0.0.1 (servers.sh), serving $TEST_TMP/www.
+# shellcheck source=tests/integration/servers.sh
+. "$(dirname "$0")/servers.sh"
+mkdir -p "$TEST_TMP/www"
 
 # The sw-description SWUpdate gets; its properties are the delta handler's, the path the
 # chained rawfile handler's.
@@ -114,20 +71,22 @@ check "zckup make writes the .zck and its detached header" \
 	"$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 -q
 zck_size=$(stat -c %s new.zck)
 
-if ! start_nginx; then
+if ! start_nginx ngx "$TEST_TMP/www" 2>nginx.err; then
 	not_ok "nginx serves the .zck on 127.0.0.1"
+	diag nginx.err
 	finish
 	exit 1
 fi
+port=$ngx_port
 ok "nginx serves the .zck on 127.0.0.1:$port"
-cp new.zck "$TEST_TMP/ngx/www/"
+cp new.zck "$TEST_TMP/www/"
 check "a signed .swu with zckup's header is built" make_swu
 
 printf 'globals:\n{\n\tloglevel = 5;\n};\n' >swupdate.cfg
 attempt=0
 while :; do
 	attempt=$((attempt + 1))
-	: >"$TEST_TMP/ngx/access.log"
+	server_log_reset ngx
 	rm -f out.img
 	mkdir -p "sw.$attempt"
 	rc=0
@@ -168,8 +127,9 @@ assert "SWUpdate downloads what zckup plan fetches \
 	"[ -n '$planned' ] && { [ '$planned' = '$zu_fetch' ] || [ '$planned' = '$with_last' ]; }"
 
 # What nginx actually sent: only 206 partial answers, far less than the whole .zck.
-read -r n206 bytes206 nother < <(awk '$1 == 206 {n++; b += $2} $1 != 206 {o++}
-	END {print n + 0, b + 0, o + 0}' "$TEST_TMP/ngx/access.log")
+n206=$(server_count ngx 206)
+nother=$(($(server_count ngx) - n206))
+bytes206=$(server_bytes ngx body) # all of it from 206 answers when nother is 0
 assert "nginx answered Range requests with 206 ($n206 requests, none other: $nother)" \
 	"[ $n206 -ge 1 ] && [ $nother = 0 ]"
 assert "bytes served ($bytes206) are a small part of the .zck ($zck_size)" \
