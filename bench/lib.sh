@@ -16,6 +16,8 @@ need() {
 
 # median_of FILE: median of the numbers in FILE, one a line.
 median_of() { sort -g "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# best_of FILE: the smallest of the numbers in FILE, one a line.
+best_of() { sort -g "$1" | head -1; }
 fsize() { stat -c %s "$1"; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }

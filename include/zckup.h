@@ -76,13 +76,20 @@ ZCKUP_API void zckup_set_progress(zckup_ctx *ctx, zckup_progress_fn fn, void *us
 
 /*
  * Asks the call running on ctx (apply, plan, make) to stop: it returns
- * -ECANCELED at its next check, between chunks, after aborting its
- * destination. Async-signal-safe: may be called from a signal handler.
- * The request stays until zckup_ctx_free(); use a new context to go on.
+ * -ECANCELED at its next check (between chunks or 1 MiB blocks, and every
+ * 100 ms while a write into a pipe or the wait for an --exec command blocks),
+ * after aborting its destination. Safe from a signal handler and from any
+ * other thread (a C11 atomic flag). The request stays until zckup_ctx_free();
+ * use a new context to go on.
  */
 ZCKUP_API void zckup_cancel(zckup_ctx *ctx);
 
-/* Limits applied to untrusted input. Zero fields take the defaults. */
+/*
+ * Limits applied to untrusted input, and by zckup_make() to what it writes:
+ * an image whose header would break them is refused (-EOVERFLOW) before any
+ * output is written, so make never writes a .zck that apply refuses. Zero
+ * fields take the defaults.
+ */
 struct zckup_limits {
 	size_t max_header_bytes; /* default 64 MiB */
 	size_t max_chunk_bytes;  /* largest chunk, compressed or not; default 16 MiB */
@@ -163,13 +170,128 @@ struct zckup_chunk_info {
 	uint64_t comp_bytes;
 	uint64_t bytes;
 };
-/* i < n_chunks; data chunks only (the dict is described by the info). */
-ZCKUP_API void zckup_header_get_chunk(const zckup_header *h, size_t i,
-				      struct zckup_chunk_info *out);
+/*
+ * Describes data chunk i (the dict is described by the info). Returns 0, or
+ * -EINVAL when h or out is NULL or i >= n_chunks (out is then zeroed, if given).
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_get_chunk(const zckup_header *h, size_t i,
+						       struct zckup_chunk_info *out);
 /* Writes h as a detached header ("\0ZHR1") to path, atomically. */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_write_detached(zckup_ctx *ctx,
 							     const zckup_header *h,
 							     const char *path);
+
+/* ---- trust: signatures, anti-rollback ------------------------------------ */
+
+/*
+ * What is signed (README "Security"): the header's bytes in the form they have
+ * at the start of a .zck (magic "\0ZCK1", so one signature verifies the .zck
+ * and its detached header), preceded, when there is signed metadata, by the
+ * metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
+ * checksum and size, a version, an optional expiry and an optional hardware
+ * string.
+ */
+enum zckup_sig_kind {
+	ZCKUP_SIG_NONE,
+	ZCKUP_SIG_ED25519,           /* raw Ed25519 (64 bytes) */
+	ZCKUP_SIG_ECDSA_P256,        /* raw ECDSA P-256 with SHA-256, DER (openssl dgst) */
+	ZCKUP_SIG_RSA_PKCS1,         /* raw RSA PKCS#1 v1.5 with SHA-256 */
+	ZCKUP_SIG_RSA_PSS,           /* raw RSA-PSS with SHA-256, MGF1-SHA-256 */
+	ZCKUP_SIG_CMS,               /* CMS (PKCS#7) SignedData, detached, DER or PEM */
+};
+
+/* Purpose the CMS signer's certificate must have (the chain is always checked). */
+enum zckup_cert_purpose {
+	ZCKUP_PURPOSE_SMIME_SIGN,    /* default: as `openssl cms -verify` (key usage
+					digitalSignature/nonRepudiation, extended key usage
+					emailProtection when the certificate has one) */
+	ZCKUP_PURPOSE_CODE_SIGN,     /* extended key usage codeSigning required */
+	ZCKUP_PURPOSE_ANY,           /* no purpose or key-usage check */
+};
+
+/*
+ * Where the signature and metadata come from: a location (a path, file://PATH,
+ * http:// or https://, read through the ctx's network settings, at most 64 KiB
+ * and 1 KiB), or the bytes themselves (*_data, which win). Strings and bytes
+ * are borrowed for the call.
+ */
+struct zckup_trust_opts {
+	const char *pubkey;          /* PEM public key: raw signatures */
+	const char *ca_file;         /* PEM CA bundle: CMS signatures; exactly one of the two */
+	enum zckup_cert_purpose purpose;
+	const char *signature;       /* location of the detached signature */
+	const void *signature_data;
+	size_t signature_bytes;
+	const char *metadata;        /* location of the signed metadata; NULL: none */
+	const void *metadata_data;
+	size_t metadata_bytes;
+	const char *min_version;     /* refuse metadata whose version is lower (see
+					zckup_version_compare()); requires metadata */
+	const char *hw_compat;       /* the device's hardware string: the metadata must
+					name exactly this one; requires metadata */
+	int64_t now;                 /* seconds since 1970 for expiry and certificate
+					validity; 0 = the system clock */
+};
+
+#define ZCKUP_TRUST_VERSION_MAX 64
+#define ZCKUP_TRUST_HW_MAX 128
+
+/* What a successful verification established. */
+struct zckup_trust_info {
+	enum zckup_sig_kind kind;
+	char signer[256];            /* CMS: subject of the signer certificate; else "" */
+	int has_metadata;
+	char version[ZCKUP_TRUST_VERSION_MAX + 1];   /* "" without metadata */
+	int has_expires;
+	int64_t expires;             /* seconds since 1970, UTC */
+	char hw_compat[ZCKUP_TRUST_HW_MAX + 1];      /* "" when the metadata names none */
+};
+
+/*
+ * Authenticates h: the signature must verify over the signed bytes with the
+ * public key (Ed25519, ECDSA P-256, RSA of 2048 bits or more, PKCS#1 v1.5 or
+ * PSS) or as a CMS signature whose signer chains up to a certificate of the
+ * CA file (intermediates taken from the signature) with the purpose asked
+ * for. With metadata, it must name h's checksum and size, not be expired,
+ * carry a version not below min_version, and name hw_compat when the device
+ * or the metadata gives one. Reads nothing but the key or CA file, the
+ * signature and the metadata. On success fills *out (may be NULL).
+ * Returns 0; -EKEYREJECTED when any of this fails, a signature is not
+ * given or does not exist (no such file, 404), or signature or metadata are
+ * malformed or too large; -EINVAL for bad options or an unusable key or CA
+ * file; system codes when a file or URL cannot be read.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_verify(zckup_ctx *ctx, const zckup_header *h,
+						     const struct zckup_trust_opts *o,
+						     struct zckup_trust_info *out);
+
+struct zckup_sign_opts {
+	const char *key;             /* PEM private key (unencrypted) */
+	const char *cert;            /* its certificate: write a CMS signature (DER) */
+	const char *chain;           /* PEM certificates to include in the CMS (intermediates) */
+	int rsa_pss;                 /* raw RSA: PSS (salt length 32), not PKCS#1 v1.5 */
+	const char *version;         /* with a version, metadata is written and signed too */
+	int64_t expires;             /* metadata expiry, seconds since 1970; 0 = none */
+	const char *hw_compat;       /* metadata hardware string; NULL = none */
+	const char *signature_out;   /* the signature file, written atomically */
+	const char *metadata_out;    /* the metadata file (needed with a version) */
+};
+
+/*
+ * Signs h as described above and writes the signature (and the metadata)
+ * atomically. On success fills *out (may be NULL) with what was signed.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_sign(zckup_ctx *ctx, const zckup_header *h,
+						   const struct zckup_sign_opts *o,
+						   struct zckup_trust_info *out);
+
+/*
+ * Compares versions of the metadata format: 1 to 16 dot-separated decimal
+ * numbers without leading zeros, compared number by number, a missing number
+ * counting as 0 ("1.2" == "1.2.0" < "1.10"). *out is <0, 0 or >0.
+ * Returns 0, or -EINVAL when a or b is not such a version.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_version_compare(const char *a, const char *b, int *out);
 
 /* ---- make ---------------------------------------------------------------- */
 
@@ -245,13 +367,25 @@ enum zckup_origin {
 	ZCKUP_FROM_TARGET,           /* already in place in the target: not written */
 };
 
+/*
+ * Where chunk i comes from. By origin:
+ *   ZCKUP_FROM_SOURCE  source = index into opts.sources, source_offset = where
+ *                      the chunk starts in that source;
+ *   ZCKUP_FROM_TARGET  source = 0, source_offset = where it already is in the
+ *                      target (target_offset + the chunk's image offset);
+ *   ZCKUP_FROM_FETCH   source = 0, source_offset = 0 (the .zck offset is the
+ *                      chunk's file_offset, zckup_header_get_chunk()).
+ * No sentinel values: origin says which case it is.
+ */
 struct zckup_plan_chunk {
-	int from_source;             /* 1 = SEED, 0 = NET or in place */
-	size_t source;               /* index into opts.sources when from_source */
+	int from_source;             /* 1 = ZCKUP_FROM_SOURCE, else 0 */
+	size_t source;
 	uint64_t source_offset;
 	enum zckup_origin origin;
 };
-ZCKUP_API void zckup_plan_get_chunk(const zckup_plan *p, size_t i, struct zckup_plan_chunk *out);
+/* Returns 0, or -EINVAL when p or out is NULL or i is not a chunk (out zeroed, if given). */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_plan_get_chunk(const zckup_plan *p, size_t i,
+						     struct zckup_plan_chunk *out);
 
 /* ---- apply --------------------------------------------------------------- */
 
@@ -269,7 +403,12 @@ struct zckup_sink_ops {
 	void (*abort)(void *user);
 };
 
-/* Called for each chunk once it is verified and passed on, in image order. */
+/*
+ * Called for each chunk once it is verified and passed on, in image order.
+ * source and offset as in struct zckup_plan_chunk for that origin: the source
+ * index and offset in it (ZCKUP_FROM_SOURCE), 0 and the offset in the target
+ * (ZCKUP_FROM_TARGET), 0 and 0 (ZCKUP_FROM_FETCH).
+ */
 typedef void (*zckup_chunk_fn)(void *user, size_t index, enum zckup_origin origin,
 			       size_t source, uint64_t offset);
 
@@ -321,6 +460,13 @@ struct zckup_apply_stats {
 	size_t n_stepdowns;          /* times the server made zckup ask fewer ranges */
 	enum zckup_fetch_mode fetch_mode;
 	unsigned http_version;       /* 10, 11, 20; 0 when nothing was fetched over HTTP */
+	/*
+	 * What was verified: every chunk always (against the header's SHA-256
+	 * digests, the header by its checksum); the whole image too only when
+	 * the header carries zckup's image digest (1: it did and it matched;
+	 * 0: the header has none, e.g. made by zck).
+	 */
+	int image_digest_checked;
 };
 
 /*

@@ -9,7 +9,7 @@
 # and checks out.img is byte-identical to v2.img.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh"
+"$top/scripts/deps.sh" demo
 "$top/scripts/build.sh"
 zckup="$top/${BUILD_DIR:-build}/zckup"
 work=${DEMO_DIR:-/tmp/zckup-demo}

@@ -43,6 +43,8 @@ int cli_exit_for(int code);
 int cli_fail(zckup_ctx *ctx, int code, const char *what);
 /* Prints "zckup: message" for a usage error and returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True once cli_usage_error has printed a message and its hint. */
+bool cli_usage_error_printed(void);
 
 /* Parses "123", "4K", "16M", "2G" (powers of 1024); false when malformed. */
 bool cli_parse_size(const char *s, uint64_t *out);
@@ -129,10 +131,44 @@ int cli_open_header(zckup_ctx *ctx, const char *header, const char *url, const u
 /* "multi-range" etc. */
 const char *cli_fetch_mode(enum zckup_fetch_mode m);
 
+/* Signature options of apply and plan (cli_trust.c). */
+struct cli_trust {
+	struct zckup_trust_opts o;
+	bool set;           /* any trust option was given */
+};
+enum {
+	CLI_OPT_PUBKEY = 0x1c0, CLI_OPT_CA_FILE, CLI_OPT_CERT_PURPOSE, CLI_OPT_SIGNATURE,
+	CLI_OPT_SIGNATURE_URL, CLI_OPT_METADATA, CLI_OPT_METADATA_URL, CLI_OPT_MIN_VERSION,
+	CLI_OPT_HW_COMPAT,
+};
+#define CLI_TRUST_LONG_OPTIONS                                                                     \
+	{ "pubkey", required_argument, NULL, CLI_OPT_PUBKEY },                                     \
+	{ "ca-file", required_argument, NULL, CLI_OPT_CA_FILE },                                   \
+	{ "cert-purpose", required_argument, NULL, CLI_OPT_CERT_PURPOSE },                         \
+	{ "signature", required_argument, NULL, CLI_OPT_SIGNATURE },                               \
+	{ "signature-url", required_argument, NULL, CLI_OPT_SIGNATURE_URL },                       \
+	{ "metadata", required_argument, NULL, CLI_OPT_METADATA },                                 \
+	{ "metadata-url", required_argument, NULL, CLI_OPT_METADATA_URL },                         \
+	{ "min-version", required_argument, NULL, CLI_OPT_MIN_VERSION },                           \
+	{ "hw-compat", required_argument, NULL, CLI_OPT_HW_COMPAT }
+/* The usage lines for those options. */
+extern const char cli_trust_usage[];
+/* EXIT_OK when c was a trust option, CLI_NOT_COMMON when not, else an exit status. */
+int cli_trust_option(int c, const char *arg, struct cli_trust *t);
+/* Usage checks once all options are read; returns EXIT_OK or an exit status. */
+int cli_trust_check(const struct cli_trust *t);
+/*
+ * With a key or CA configured, authenticates h (zckup_header_verify) and
+ * reports it on stderr unless quiet; returns 0 or a negative library code.
+ */
+int cli_trust_verify(zckup_ctx *ctx, const struct cli_trust *t, const zckup_header *h,
+		     bool quiet);
+
 int cmd_make(int argc, char **argv);
 int cmd_extract_header(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 
 #endif

@@ -30,6 +30,8 @@ int cli_exit_for(int code)
 		return EXIT_PROTOCOL;
 	case -ECANCELED:
 		return EXIT_CANCELLED;
+	case -ENOTRECOVERABLE: /* an internal invariant failed: a bug, not the user's fault */
+		return EXIT_FAILURE_OTHER;
 	case -ECHILD:
 	case -EPIPE:
 		return EXIT_DEST_COMMAND;
@@ -49,6 +51,7 @@ int cli_exit_for(int code)
 	case -EFBIG:
 	case -ECONNREFUSED:
 	case -EHOSTUNREACH:
+	case -EBADF: /* e.g. -o - with stdout closed */
 		return EXIT_IO;
 	default:
 		return EXIT_FAILURE_OTHER;
@@ -62,10 +65,19 @@ int cli_fail(zckup_ctx *ctx, int code, const char *what)
 	return cli_exit_for(code);
 }
 
+/* Whether a usage error, with its hint, was printed (main adds the hint otherwise). */
+static bool usage_error_printed;
+
+bool cli_usage_error_printed(void)
+{
+	return usage_error_printed;
+}
+
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	usage_error_printed = true;
 	fputs("zckup: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

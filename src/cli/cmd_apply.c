@@ -73,22 +73,25 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 			",\"reused_chunks\":%zu,\"fetched_chunks\":%zu,\"in_place_chunks\":%zu"
 			",\"requests\":%zu,\"ranges\":%zu,\"wire_bytes\":%" PRIu64
 			",\"sent_bytes\":%" PRIu64 ",\"retries\":%zu,\"stepdowns\":%zu"
-			",\"mode\":\"%s\",\"http_version\":%u,\"seconds\":%.3f}\n",
+			",\"mode\":\"%s\",\"http_version\":%u,\"seconds\":%.3f"
+			",\"image_digest_checked\":%s}\n",
 			s->image_bytes, s->seed_bytes, s->net_bytes, s->fetched_bytes,
 			s->in_place_bytes, s->written_bytes, s->n_seed, s->n_net, s->n_in_place,
 			s->n_requests, s->n_ranges, s->wire_bytes, s->sent_bytes, s->n_retries,
-			s->n_stepdowns, cli_fetch_mode(s->fetch_mode), s->http_version, s->seconds);
+			s->n_stepdowns, cli_fetch_mode(s->fetch_mode), s->http_version, s->seconds,
+			s->image_digest_checked ? "true" : "false");
 		return;
 	}
-	fprintf(f, "reused:   %s in %zu chunks (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
-		s->n_seed,
+	fprintf(f, "reused:   %s in %zu chunk%s (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
+		s->n_seed, s->n_seed == 1 ? "" : "s",
 		s->image_bytes ? 100.0 * (double)s->seed_bytes / (double)s->image_bytes : 0.0);
 	if (s->n_in_place)
-		fprintf(f, "in place: %s in %zu chunks already in the target\n",
-			cli_human(s->in_place_bytes, e, sizeof(e)), s->n_in_place);
-	fprintf(f, "fetched:  %s compressed for %s in %zu chunks (%zu ranges)\n",
+		fprintf(f, "in place: %s in %zu chunk%s already in the target\n",
+			cli_human(s->in_place_bytes, e, sizeof(e)), s->n_in_place,
+			s->n_in_place == 1 ? "" : "s");
+	fprintf(f, "fetched:  %s compressed for %s in %zu chunk%s (%zu range%s)\n",
 		cli_human(s->fetched_bytes, b, sizeof(b)), cli_human(s->net_bytes, c, sizeof(c)),
-		s->n_net, s->n_ranges);
+		s->n_net, s->n_net == 1 ? "" : "s", s->n_ranges, s->n_ranges == 1 ? "" : "s");
 	if (s->fetch_mode != ZCKUP_FETCH_NONE && s->fetch_mode != ZCKUP_FETCH_FILE)
 		fprintf(f, "network:  %s on the wire in %zu request%s, %s, HTTP/%u.%u%s\n",
 			cli_human(s->wire_bytes, e, sizeof(e)), s->n_requests,
@@ -97,10 +100,15 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 	fprintf(f, "total:    %s verified, %s written in %.2f s\n",
 		cli_human(s->image_bytes, d, sizeof(d)),
 		cli_human(s->written_bytes, a, sizeof(a)), s->seconds);
+	/* Say exactly what was checked: no whole-image promise without an image digest. */
+	fprintf(f, "verified: every chunk's SHA-256 from the header%s\n",
+		s->image_digest_checked ? " and the whole image's SHA-256"
+					: " (the header has no whole-image digest: made by zck)");
 }
 
 struct apply_args {
 	struct cli_net net;
+	struct cli_trust trust;
 	const char *header;
 	const char *pin;
 	bool debug_chunks;
@@ -127,6 +135,9 @@ static int parse_one(int c, struct apply_args *a)
 	case 'S':
 		return cli_set_source_size(&a->src, optarg);
 	case 't':
+		if (a->ao.target || a->ao.output || a->ao.use_fd || a->ao.exec)
+			return cli_usage_error("apply takes one destination: --target '%s' after "
+					       "another --target, --output, -o - or --exec", optarg);
 		a->ao.target = optarg;
 		return EXIT_OK;
 	case OPT_TARGET_OFFSET:
@@ -137,6 +148,9 @@ static int parse_one(int c, struct apply_args *a)
 		a->ao.no_in_place = 1;
 		return EXIT_OK;
 	case 'o':
+		if (a->ao.target || a->ao.output || a->ao.use_fd || a->ao.exec)
+			return cli_usage_error("apply takes one destination: --output '%s' after "
+					       "another --target, --output, -o - or --exec", optarg);
 		if (!strcmp(optarg, "-")) {
 			a->ao.use_fd = 1;
 			a->ao.fd = STDOUT_FILENO;
@@ -145,6 +159,9 @@ static int parse_one(int c, struct apply_args *a)
 		}
 		return EXIT_OK;
 	case 'e':
+		if (a->ao.target || a->ao.output || a->ao.use_fd || a->ao.exec)
+			return cli_usage_error("apply takes one destination: --exec '%s' after "
+					       "another --target, --output, -o - or --exec", optarg);
 		a->ao.exec = optarg;
 		return EXIT_OK;
 	case OPT_DEBUG_CHUNKS:
@@ -152,6 +169,8 @@ static int parse_one(int c, struct apply_args *a)
 		return EXIT_OK;
 	default:
 		r = cli_net_option(c, optarg, &a->net);
+		if (r == CLI_NOT_COMMON)
+			r = cli_trust_option(c, optarg, &a->trust);
 		if (r == CLI_NOT_COMMON)
 			r = cli_common_option(c, optarg, &a->com);
 		return r == CLI_NOT_COMMON ? EXIT_USAGE : r;
@@ -170,6 +189,8 @@ static int check_args(struct apply_args *a)
 		a->net.url = a->header; /* a whole .zck given as --header is also the data */
 	if (!a->net.url)
 		return cli_usage_error("apply needs --url (and/or --header)");
+	if (cli_trust_check(&a->trust) != EXIT_OK)
+		return EXIT_USAGE;
 	a->ao.url = a->net.url;
 	a->ao.max_ranges = a->net.o.max_ranges ? a->net.o.max_ranges : 150;
 	/* When the image goes to stdout, everything else goes to stderr. */
@@ -194,6 +215,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "exec", required_argument, NULL, 'e' },
 		{ "debug-chunks", no_argument, NULL, OPT_DEBUG_CHUNKS },
 		CLI_NET_LONG_OPTIONS,
+		CLI_TRUST_LONG_OPTIONS,
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -204,6 +226,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		if (c == 'h') {
 			fputs(apply_usage, stdout);
 			fputs(cli_net_usage, stdout);
+			fputs(cli_trust_usage, stdout);
 			return -1;
 		}
 		r = parse_one(c, a);
@@ -227,7 +250,8 @@ static void print_chunk(void *user, size_t i, enum zckup_origin origin, size_t s
 	const struct chunk_printer *cp = user;
 	struct zckup_chunk_info c;
 
-	zckup_header_get_chunk(cp->h, i, &c);
+	if (zckup_header_get_chunk(cp->h, i, &c) < 0)
+		return; /* i comes from zckup_apply: cannot happen */
 	cli_progress_done();
 	if (origin == ZCKUP_FROM_SOURCE)
 		fprintf(stderr, "chunk %8zu %12" PRIu64 " %7" PRIu64 "  source %s @ %" PRIu64 "\n",
@@ -262,11 +286,20 @@ int cmd_apply(int argc, char **argv)
 	cli_attach(ctx, &a.com);
 	cli_cancel_on_signals(ctx);
 	r = cli_net_apply(ctx, &a.net);
-	if (r == EXIT_OK)
-		r = cli_resolve_sizes(ctx, &a.src);
 	if (r != EXIT_OK)
 		goto out;
+	/* The header is authenticated before any source is read (--source-size detect too). */
 	r = cli_open_header(ctx, a.header, a.ao.url, a.pin ? pin : NULL, &h);
+	if (r == 0)
+		r = cli_trust_verify(ctx, &a.trust, h, a.com.quiet);
+	if (r == 0) {
+		int rs = cli_resolve_sizes(ctx, &a.src); /* prints its own failure */
+
+		if (rs != EXIT_OK) {
+			r = rs;
+			goto out;
+		}
+	}
 	if (r == 0) {
 		a.ao.header = h;
 		a.ao.sources = a.src.v;

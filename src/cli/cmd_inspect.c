@@ -44,7 +44,8 @@ static void print_text(const zckup_header *h, const struct zckup_header_info *in
 	for (size_t i = 0; i < in->n_chunks; i++) {
 		struct zckup_chunk_info c;
 
-		zckup_header_get_chunk(h, i, &c);
+		if (zckup_header_get_chunk(h, i, &c) < 0)
+			break;
 		cli_hex(c.udigest, ZCKUP_DIGEST_LEN, hex);
 		printf("%8zu %s %12" PRIu64 " %8" PRIu64 " %12" PRIu64 " %8" PRIu64 "\n", i, hex,
 		       c.image_offset, c.bytes, c.file_offset, c.comp_bytes);
@@ -71,7 +72,8 @@ static void print_json(const zckup_header *h, const struct zckup_header_info *in
 			struct zckup_chunk_info c;
 			char chex[2 * ZCKUP_DIGEST_LEN + 1];
 
-			zckup_header_get_chunk(h, i, &c);
+			if (zckup_header_get_chunk(h, i, &c) < 0)
+				break;
 			cli_hex(c.udigest, ZCKUP_DIGEST_LEN, hex);
 			cli_hex(c.digest, ZCKUP_DIGEST_LEN, chex);
 			printf("%s{\"index\":%zu,\"sha256\":\"%s\",\"comp_sha256\":\"%s\""

@@ -38,8 +38,9 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex);
 		return;
 	}
-	printf("wrote %s: %zu chunks, image %s, zck %s (%.1f%%), header %" PRIu64 " bytes\n", out,
-	       s->n_chunks, cli_human(s->image_bytes, a, sizeof(a)),
+	printf("wrote %s: %zu chunk%s, image %s, zck %s (%.1f%%), header %" PRIu64 " bytes\n",
+	       out, s->n_chunks, s->n_chunks == 1 ? "" : "s",
+	       cli_human(s->image_bytes, a, sizeof(a)),
 	       cli_human(s->zck_bytes, b, sizeof(b)),
 	       s->image_bytes ? 100.0 * (double)s->zck_bytes / (double)s->image_bytes : 0.0,
 	       s->header_bytes);

@@ -45,8 +45,8 @@ static void print_chunks(const zckup_header *h, const zckup_plan *p, bool json)
 		struct zckup_chunk_info c;
 		struct zckup_plan_chunk pc;
 
-		zckup_header_get_chunk(h, i, &c);
-		zckup_plan_get_chunk(p, i, &pc);
+		if (zckup_header_get_chunk(h, i, &c) < 0 || zckup_plan_get_chunk(p, i, &pc) < 0)
+			break; /* i < n: cannot happen */
 		if (json && pc.origin == ZCKUP_FROM_TARGET)
 			printf("%s{\"index\":%zu,\"bytes\":%" PRIu64 ",\"from\":\"target\"}",
 			       i ? "," : "", i, c.bytes);
@@ -107,8 +107,9 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	printf("ranges:        %zu covering %" PRIu64 " bytes, in %zu request%s of at most %zu\n",
 	       s.n_ranges, s.fetch_bytes, s.n_requests, s.n_requests == 1 ? "" : "s", max_ranges);
 	printf("over HTTP:     about %" PRIu64 " bytes on the wire (%s), if the server serves\n"
-	       "               %zu ranges per request\n",
-	       s.wire_bytes_estimate, cli_human(s.wire_bytes_estimate, a, sizeof(a)), max_ranges);
+	       "               %zu range%s per request\n",
+	       s.wire_bytes_estimate, cli_human(s.wire_bytes_estimate, a, sizeof(a)), max_ranges,
+	       max_ranges == 1 ? "" : "s");
 }
 
 int cmd_plan(int argc, char **argv)
@@ -117,6 +118,7 @@ int cmd_plan(int argc, char **argv)
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
 		CLI_NET_LONG_OPTIONS,
+		CLI_TRUST_LONG_OPTIONS,
 		{ "target", required_argument, NULL, 't' },
 		{ "target-offset", required_argument, NULL, 'T' },
 		{ "chunks", no_argument, NULL, 'c' },
@@ -128,6 +130,7 @@ int cmd_plan(int argc, char **argv)
 	struct cli_common com = { 0 };
 	struct zckup_plan_opts po = { 0 };
 	struct cli_net net = { 0 };
+	struct cli_trust trust = { 0 };
 	zckup_header *h = NULL;
 	zckup_plan *p = NULL;
 	bool chunks = false;
@@ -155,9 +158,12 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(plan_usage, stdout);
+			fputs(cli_trust_usage, stdout);
 			return EXIT_OK;
 		default:
 			r = cli_net_option(c, optarg, &net);
+			if (r == CLI_NOT_COMMON)
+				r = cli_trust_option(c, optarg, &trust);
 			if (r == CLI_NOT_COMMON)
 				r = cli_common_option(c, optarg, &com);
 			if (r == CLI_NOT_COMMON)
@@ -168,6 +174,8 @@ int cmd_plan(int argc, char **argv)
 	}
 	if (optind + 1 < argc || (optind == argc && !net.url))
 		return cli_usage_error("plan wants one HEADER (.zck or .zckh) or --url");
+	if (cli_trust_check(&trust) != EXIT_OK)
+		return EXIT_USAGE;
 	po.max_ranges = net.o.max_ranges ? net.o.max_ranges : 150;
 	cli_common_defaults(&com);
 	po.sources = src.v;
@@ -178,11 +186,20 @@ int cmd_plan(int argc, char **argv)
 	cli_attach(ctx, &com);
 	cli_cancel_on_signals(ctx);
 	r = cli_net_apply(ctx, &net);
-	if (r == EXIT_OK)
-		r = cli_resolve_sizes(ctx, &src);
 	if (r != EXIT_OK)
 		goto out;
+	/* The header is authenticated before any source is read (--source-size detect too). */
 	r = cli_open_header(ctx, optind < argc ? argv[optind] : NULL, net.url, NULL, &h);
+	if (r == 0)
+		r = cli_trust_verify(ctx, &trust, h, com.quiet);
+	if (r == 0) {
+		int rs = cli_resolve_sizes(ctx, &src); /* prints its own failure */
+
+		if (rs != EXIT_OK) {
+			r = rs;
+			goto out;
+		}
+	}
 	if (r == 0)
 		r = zckup_plan_new(ctx, h, &po, &p);
 	cli_progress_done();

@@ -72,7 +72,7 @@ ZCKUP_API void zckup_set_progress(zckup_ctx *ctx, zckup_progress_fn fn, void *us
 
 ZCKUP_API void zckup_cancel(zckup_ctx *ctx)
 {
-	ctx->cancel = 1;
+	atomic_store_explicit(&ctx->cancel, 1, memory_order_relaxed);
 }
 
 ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim)
@@ -139,7 +139,7 @@ int zu_api_fail(zckup_ctx *ctx, int r)
 
 /* ---- headers ------------------------------------------------------------- */
 
-int zu_api_header_from_bytes(zckup_ctx *ctx, const uint8_t *buf, size_t len,
+int zu_api_header_from_bytes(zckup_ctx *ctx, uint8_t **buf, size_t len,
 			     const uint8_t *expect_sha256, zckup_header **out)
 {
 	zckup_header *zh = calloc(1, sizeof(*zh));
@@ -147,7 +147,8 @@ int zu_api_header_from_bytes(zckup_ctx *ctx, const uint8_t *buf, size_t len,
 
 	if (!zh)
 		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
-	r = zu_header_parse(&zh->h, buf, len, &ctx->lim, &ctx->err);
+	/* In place: the bytes read become the header, no second copy (memory). */
+	r = zu_header_parse_take(&zh->h, buf, len, &ctx->lim, &ctx->err);
 	if (r == 0 && expect_sha256 &&
 	    memcmp(expect_sha256, zh->h.header_digest, ZU_DIGEST_LEN) != 0) {
 		char want[2 * ZU_DIGEST_LEN + 1], got[2 * ZU_DIGEST_LEN + 1];
@@ -179,7 +180,13 @@ ZCKUP_API int zckup_header_open(zckup_ctx *ctx, const char *path, const uint8_t 
 		return zu_api_fail(ctx, r);
 	r = zu_io_read_header_bytes(fd, &ctx->lim, &buf, &len, &ctx->err);
 	if (r == 0)
-		r = zu_api_header_from_bytes(ctx, buf, len, expect_sha256, out);
+		r = zu_api_header_from_bytes(ctx, &buf, len, expect_sha256, out);
+	/* Remembered so that apply refuses a target that is this file. */
+	if (r == 0 && !((*out)->path = strdup(path))) {
+		zckup_header_free(*out);
+		*out = NULL;
+		r = zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	}
 	if (r < 0)
 		zu_err_prefix(&ctx->err, "%s", path);
 	free(buf);
@@ -192,6 +199,7 @@ ZCKUP_API void zckup_header_free(zckup_header *zh)
 	if (!zh)
 		return;
 	zu_header_fini(&zh->h);
+	free(zh->path);
 	free(zh);
 }
 
@@ -215,10 +223,16 @@ ZCKUP_API void zckup_header_get_info(const zckup_header *zh, struct zckup_header
 	out->largest_chunk_bytes = h->max_chunk_len;
 }
 
-ZCKUP_API void zckup_header_get_chunk(const zckup_header *zh, size_t i,
-				      struct zckup_chunk_info *out)
+ZCKUP_API int zckup_header_get_chunk(const zckup_header *zh, size_t i,
+				     struct zckup_chunk_info *out)
 {
-	const struct zu_chunk *c = &zh->h.chunks[i];
+	const struct zu_chunk *c;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!zh || !out || i >= zh->h.n_chunks)
+		return -EINVAL;
+	c = &zh->h.chunks[i];
 
 	memcpy(out->digest, c->digest, ZU_DIGEST_LEN);
 	memcpy(out->udigest, c->udigest, ZU_DIGEST_LEN);
@@ -226,6 +240,7 @@ ZCKUP_API void zckup_header_get_chunk(const zckup_header *zh, size_t i,
 	out->image_offset = c->image_offset;
 	out->comp_bytes = c->comp_len;
 	out->bytes = c->len;
+	return 0;
 }
 
 ZCKUP_API int zckup_header_write_detached(zckup_ctx *ctx, const zckup_header *zh,
@@ -268,6 +283,7 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 	p.level = o->level ? o->level : ZCKUP_MAKE_DEFAULT_LEVEL;
 	p.threads = o->threads ? o->threads : (cpus > 0 ? (int)cpus : 1);
 	p.progress = zu_api_progress(ctx);
+	p.lim = &ctx->lim;
 	r = zu_make_run(&p, &res, &ctx->err);
 	if (r < 0)
 		return zu_api_fail(ctx, r);

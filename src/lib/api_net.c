@@ -24,7 +24,7 @@ _Static_assert((int)ZCKUP_FETCH_WHOLE_FILE == (int)ZU_FETCH_MODE_WHOLE &&
 		       (int)ZCKUP_FETCH_FILE == (int)ZU_FETCH_MODE_FILE,
 	       "public and internal fetch modes agree");
 
-void zu_api_net_defaults(struct zu_net_cfg *net, const volatile sig_atomic_t *cancel)
+void zu_api_net_defaults(struct zu_net_cfg *net, const zu_cancel_t *cancel)
 {
 	memset(net, 0, sizeof(*net));
 	net->connections = ZU_NET_DEFAULT_CONNECTIONS;
@@ -122,28 +122,18 @@ int zu_api_fetcher(zckup_ctx *ctx, const char *url, struct zu_fetch **out)
 	return 0;
 }
 
-int zu_api_check_lead(zckup_ctx *ctx, const char *url, const struct zu_header *h)
+/* The lead at the start of the .zck must record h's size and checksum. */
+static int check_lead(zckup_ctx *ctx, const char *url, const struct zu_header *h,
+		      const uint8_t *lead, size_t n)
 {
-	uint8_t lead[ZU_LEAD_MAX], digest[ZU_DIGEST_LEN];
+	uint8_t digest[ZU_DIGEST_LEN];
 	char want[2 * ZU_DIGEST_LEN + 1], got_hex[2 * ZU_DIGEST_LEN + 1];
-	struct zu_fetch *f;
 	size_t total = 0;
-	ssize_t got;
 	int r;
 
-	r = zu_api_fetcher(ctx, url, &f);
-	if (r < 0)
-		return r;
-	if (ctx->fetch_header_known &&
-	    !memcmp(ctx->fetch_header_digest, h->header_digest, ZU_DIGEST_LEN))
-		return 0; /* the header was read from this very resource */
-	got = zu_fetch_read_head(f, lead, sizeof(lead), &ctx->err);
-	if (got < 0)
-		return (int)got;
-	r = zu_header_lead(lead, (size_t)got, &ctx->lim, &total, digest, &ctx->err);
+	r = zu_header_lead(lead, n, &ctx->lim, &total, digest, &ctx->err);
 	if (r == -EAGAIN)
-		r = zu_err_set(&ctx->err, -EBADMSG, "truncated: %zd bytes, no whole zchunk lead",
-			       got);
+		r = zu_err_set(&ctx->err, -EBADMSG, "truncated: %zu bytes, no whole zchunk lead", n);
 	if (r < 0)
 		return zu_err_prefix(&ctx->err, "%s", url);
 	if (total != h->raw_len || memcmp(digest, h->header_digest, ZU_DIGEST_LEN)) {
@@ -157,6 +147,51 @@ int zu_api_check_lead(zckup_ctx *ctx, const char *url, const struct zu_header *h
 	ctx->fetch_header_known = true;
 	memcpy(ctx->fetch_header_digest, h->header_digest, ZU_DIGEST_LEN);
 	return 0;
+}
+
+int zu_api_start_fetch(zckup_ctx *ctx, const char *url, const struct zu_header *h,
+		       const struct zu_range *ranges, size_t n, struct zu_fetch **out_fetch,
+		       struct zu_range **out_owned)
+{
+	uint8_t lead[ZU_LEAD_MAX];
+	size_t lead_len = h->raw_len < ZU_LEAD_MAX ? h->raw_len : ZU_LEAD_MAX, got = 0;
+	struct zu_range *all;
+	struct zu_fetch_rec rec = { 0 };
+	struct zu_fetch *f;
+	int r;
+
+	*out_owned = NULL;
+	r = zu_api_fetcher(ctx, url, &f);
+	if (r < 0)
+		return r;
+	*out_fetch = f;
+	if (ctx->fetch_header_known &&
+	    !memcmp(ctx->fetch_header_digest, h->header_digest, ZU_DIGEST_LEN))
+		return zu_fetch_request(f, ranges, n, &ctx->err); /* read from this very resource */
+	/* the lead rides in front of the chunks: no round trip of its own */
+	if (n && ranges[0].off < lead_len)
+		return zu_err_set(&ctx->err, -EINVAL, "a range inside the header");
+	all = malloc((n + 1) * sizeof(*all));
+	if (!all)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory for %zu ranges", n + 1);
+	all[0] = (struct zu_range){ 0, lead_len };
+	memcpy(all + 1, ranges, n * sizeof(*all));
+	*out_owned = all;
+	r = zu_fetch_request(f, all, n + 1, &ctx->err);
+	while (r == 0 && got < lead_len) {
+		r = zu_fetch_next(f, &rec, &ctx->err);
+		if (r == 0)
+			r = zu_err_set(&ctx->err, -EPROTO, "the lead was not sent");
+		if (r == 1) {
+			/* the front end keeps records inside the range asked: [0, lead_len) first */
+			memcpy(lead + got, rec.data, rec.len);
+			got += rec.len;
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = check_lead(ctx, url, h, lead, lead_len);
+	return r;
 }
 
 /* Reads the whole header at the start of the resource into a new buffer. */
@@ -210,7 +245,7 @@ ZCKUP_API int zckup_header_fetch(zckup_ctx *ctx, const char *url, const uint8_t 
 	if (r == 0)
 		r = read_remote_header(ctx, f, &buf, &len);
 	if (r == 0)
-		r = zu_api_header_from_bytes(ctx, buf, len, expect_sha256, out);
+		r = zu_api_header_from_bytes(ctx, &buf, len, expect_sha256, out);
 	free(buf);
 	if (r < 0) {
 		zu_err_prefix(&ctx->err, "%s", url);

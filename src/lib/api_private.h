@@ -29,7 +29,7 @@ struct zckup_ctx {
 	/* throttling state of the progress adapter, per phase */
 	uint64_t last_done[ZU_API_PHASES];
 	uint64_t fetched;
-	volatile sig_atomic_t cancel; /* set by zckup_cancel(), from a signal handler too */
+	zu_cancel_t cancel; /* set by zckup_cancel(): any thread, or a signal handler */
 	/* network settings and the fetcher kept between a header fetch and apply */
 	struct zu_net_cfg net;
 	struct zu_fetch *fetch;
@@ -40,6 +40,7 @@ struct zckup_ctx {
 
 struct zckup_header {
 	struct zu_header h;
+	char *path; /* the file it was read from (zckup_header_open), NULL otherwise; owned */
 };
 
 void zu_api_log(zckup_ctx *ctx, enum zckup_log_level lvl, const char *fmt, ...)
@@ -50,12 +51,23 @@ struct zu_progress zu_api_progress(zckup_ctx *ctx);
 int zu_api_fetcher(zckup_ctx *ctx, const char *url, struct zu_fetch **out);
 /* Closes the ctx's fetcher (ctx free, or after a failure left it unusable). */
 void zu_api_fetcher_close(zckup_ctx *ctx);
-/* Checks that the .zck at url holds header h (its lead records h's checksum). */
-int zu_api_check_lead(zckup_ctx *ctx, const char *url, const struct zu_header *h);
-/* Parses header bytes and checks the optional pin; *out on success. */
-int zu_api_header_from_bytes(zckup_ctx *ctx, const uint8_t *buf, size_t len,
+/*
+ * Opens the fetcher for url and asks for ranges[0..n) as one batch. Unless h
+ * was read from url itself, the .zck's lead is asked for in front of them and
+ * checked to record h's checksum (-EILSEQ otherwise) before this returns; the
+ * caller then owns *out_owned (free after the batch) and reads on with the
+ * batch open.
+ */
+int zu_api_start_fetch(zckup_ctx *ctx, const char *url, const struct zu_header *h,
+		       const struct zu_range *ranges, size_t n, struct zu_fetch **out_fetch,
+		       struct zu_range **out_owned);
+/*
+ * Parses header bytes in place and checks the optional pin; *out on success.
+ * Takes *buf (malloc'd) in every case and sets it to NULL.
+ */
+int zu_api_header_from_bytes(zckup_ctx *ctx, uint8_t **buf, size_t len,
 			     const uint8_t *expect_sha256, zckup_header **out);
-void zu_api_net_defaults(struct zu_net_cfg *net, const volatile sig_atomic_t *cancel);
+void zu_api_net_defaults(struct zu_net_cfg *net, const zu_cancel_t *cancel);
 /* Logs the failure at debug level and returns r. */
 int zu_api_fail(zckup_ctx *ctx, int r);
 

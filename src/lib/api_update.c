@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 struct zckup_plan {
 	struct zu_plan plan;
 	uint64_t source_bytes;
+	uint64_t target_offset; /* for in-place chunks' offsets */
 };
 
 /* What the sources and the target hold, opened for one plan or apply. */
@@ -122,7 +124,8 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 {
 	struct zu_index_params ip = { .h = h, .sources = in->ix, .n_sources = in->n,
 				      .in_place = in->in_place };
-	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX };
+	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX,
+				     .take_locs = true };
 	struct zu_index_stats st = { 0 };
 	struct zu_seed_loc *locs;
 	int r;
@@ -137,8 +140,9 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	ip.progress = zu_api_progress(ctx);
 	r = zu_index_run(&ip, locs, &st, &ctx->err);
 	if (r == 0)
-		r = zu_plan_build(h, locs, &pp, plan, &ctx->err);
-	free(locs);
+		r = zu_plan_build(h, locs, &pp, plan, &ctx->err); /* takes locs */
+	else
+		free(locs);
 	*out_source_bytes = st.bytes_read;
 	return r;
 }
@@ -174,6 +178,7 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 	zp = calloc(1, sizeof(*zp));
 	if (!zp)
 		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	zp->target_offset = o->target_offset;
 	r = prepare(ctx, &zh->h, o->sources, o->n_sources, o->target, o->target_offset,
 		    o->max_ranges, &in, &zp->plan, &zp->source_bytes);
 	inputs_close(&in);
@@ -213,6 +218,12 @@ ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stat
 	out->wire_bytes_estimate = p->wire_estimate;
 }
 
+/* ZU_IN_PLACE locations hold the image offset; the public offset is the target's. */
+static uint64_t origin_offset(const zckup_plan *zp, const struct zu_seed_loc *l)
+{
+	return l->source == ZU_IN_PLACE ? zp->target_offset + l->offset : l->offset;
+}
+
 static enum zckup_origin origin_of(const struct zu_seed_loc *l)
 {
 	if (l->source == ZU_IN_PLACE)
@@ -220,14 +231,20 @@ static enum zckup_origin origin_of(const struct zu_seed_loc *l)
 	return l->source == ZU_NO_SOURCE ? ZCKUP_FROM_FETCH : ZCKUP_FROM_SOURCE;
 }
 
-ZCKUP_API void zckup_plan_get_chunk(const zckup_plan *zp, size_t i, struct zckup_plan_chunk *out)
+ZCKUP_API int zckup_plan_get_chunk(const zckup_plan *zp, size_t i, struct zckup_plan_chunk *out)
 {
-	const struct zu_seed_loc *l = &zp->plan.locs[i];
+	const struct zu_seed_loc *l;
 
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!zp || !out || i >= zp->plan.n_chunks || !zp->plan.locs)
+		return -EINVAL;
+	l = &zp->plan.locs[i];
 	out->origin = origin_of(l);
 	out->from_source = out->origin == ZCKUP_FROM_SOURCE;
 	out->source = out->from_source ? l->source : 0;
-	out->source_offset = out->origin == ZCKUP_FROM_FETCH ? 0 : l->offset;
+	out->source_offset = out->origin == ZCKUP_FROM_FETCH ? 0 : origin_offset(zp, l);
+	return 0;
 }
 
 /* ---- apply --------------------------------------------------------------- */
@@ -243,6 +260,41 @@ static double now_seconds(void)
 static int count_dests(const struct zckup_apply_opts *o)
 {
 	return !!o->target + !!o->output + !!o->exec + !!o->use_fd + !!o->sink;
+}
+
+/*
+ * A raw target must not be the artifact being read (the .zck at a local url,
+ * or the file the header came from), whatever path or loop device names it;
+ * and a character device (UBI volume, MTD) is refused unless the in-place
+ * check is off: what such a device holds cannot be read back as written
+ * (flash needs erasing; a UBI volume is rewritten whole by ubiupdatevol), so
+ * "already in place" could not be trusted there.
+ */
+static int check_target_kind(zckup_ctx *ctx, const struct zckup_apply_opts *o)
+{
+	struct zu_io_region t = { o->target, o->target_offset, o->header->h.image_len };
+	const char *art[2] = { o->header->path, NULL };
+	struct stat st;
+
+	if (o->url && !strstr(o->url, "://"))
+		art[1] = o->url;
+	else if (o->url && !strncmp(o->url, "file://", 7))
+		art[1] = o->url + 7;
+	for (size_t i = 0; i < 2; i++) {
+		struct zu_io_region a = { art[i], 0, UINT64_MAX };
+
+		if (art[i] && zu_io_regions_overlap(&t, &a))
+			return zu_err_set(&ctx->err, -EINVAL,
+					  "target %s is the %s being read (%s): refusing to "
+					  "overwrite it", o->target, i ? ".zck" : "header", art[i]);
+	}
+	if (stat(o->target, &st) == 0 && S_ISCHR(st.st_mode) && !o->no_in_place)
+		return zu_err_set(&ctx->err, -EINVAL,
+				  "target %s is a character device (UBI volume, MTD?): the in-place "
+				  "check cannot trust what it reads back there; use --rewrite-all "
+				  "(no_in_place), or --exec 'ubiupdatevol -s SIZE DEV -'",
+				  o->target);
+	return 0;
 }
 
 static int check_apply_opts(zckup_ctx *ctx, const struct zckup_apply_opts *o)
@@ -268,7 +320,7 @@ static int check_apply_opts(zckup_ctx *ctx, const struct zckup_apply_opts *o)
 					  "refusing to overwrite the image being read",
 					  o->target, o->target_offset, s->path);
 	}
-	return 0;
+	return o->target ? check_target_kind(ctx, o) : 0;
 }
 
 static int open_dest(zckup_ctx *ctx, const struct zckup_apply_opts *o, struct zu_sink *sink)
@@ -293,8 +345,12 @@ static void relay_chunk(void *user, size_t i, const struct zu_seed_loc *l)
 {
 	const struct zckup_apply_opts *o = user;
 
-	o->on_chunk(o->chunk_user, i, origin_of(l), l->source == ZU_NO_SOURCE ? 0 : l->source,
-		    l->source == ZU_NO_SOURCE ? 0 : l->offset);
+	enum zckup_origin origin = origin_of(l);
+
+	/* No sentinel leaks out: in place is origin FROM_TARGET, source 0, its target offset. */
+	o->on_chunk(o->chunk_user, i, origin, origin == ZCKUP_FROM_SOURCE ? l->source : 0,
+		    origin == ZCKUP_FROM_SOURCE ? l->offset
+		    : origin == ZCKUP_FROM_TARGET ? o->target_offset + l->offset : 0);
 }
 
 static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assemble_stats *st,
@@ -329,6 +385,7 @@ static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assembl
 		out->n_ranges = (size_t)fs.ranges;
 	}
 	out->seconds = seconds;
+	out->image_digest_checked = o->header->h.has_image_digest;
 }
 
 ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
@@ -340,6 +397,7 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	struct zu_assemble_params ap = { 0 };
 	struct zu_sink sink = { 0 };
 	struct zu_fetch *fetch = NULL;
+	struct zu_range *lead_ranges = NULL;
 	uint64_t source_bytes = 0;
 	double t0 = now_seconds();
 	int r;
@@ -348,13 +406,22 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	r = check_apply_opts(ctx, o);
 	if (r < 0)
 		return zu_api_fail(ctx, r);
+	/* the downloader forks before indexing, so it shares none of the index's memory */
+	if (zu_fetch_is_remote(o->url)) {
+		r = zu_api_fetcher(ctx, o->url, &fetch);
+		fetch = NULL;
+		if (r < 0)
+			goto out;
+	}
 	r = prepare(ctx, &o->header->h, o->sources, o->n_sources,
 		    o->target && !o->no_in_place ? o->target : NULL, o->target_offset,
 		    o->max_ranges, &in, &plan, &source_bytes);
 	if (r < 0)
 		goto out;
-	zu_api_log(ctx, ZCKUP_LOG_INFO, "%zu chunks in place, %zu from sources, %zu to fetch in %zu ranges",
-		   plan.n_in_place, plan.n_seed, plan.n_net, plan.n_ranges);
+	zu_api_log(ctx, ZCKUP_LOG_INFO,
+		   "chunks: %zu in place, %zu from sources, %zu to fetch in %zu range%s",
+		   plan.n_in_place, plan.n_seed, plan.n_net, plan.n_ranges,
+		   plan.n_ranges == 1 ? "" : "s");
 	if (plan.n_ranges > 0) {
 		if (!o->url) {
 			r = zu_err_set(&ctx->err, -EINVAL,
@@ -363,9 +430,9 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 				       plan.n_net);
 			goto out;
 		}
-		r = zu_api_fetcher(ctx, o->url, &fetch);
-		if (r == 0)
-			r = zu_api_check_lead(ctx, o->url, &o->header->h);
+		/* before the destination is opened: a wrong .zck must not touch it */
+		r = zu_api_start_fetch(ctx, o->url, &o->header->h, plan.ranges, plan.n_ranges,
+				       &fetch, &lead_ranges);
 		if (r < 0)
 			goto out;
 	}
@@ -377,6 +444,7 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	ap.source_fds = in.fds;
 	ap.n_sources = in.n;
 	ap.fetch = fetch;
+	ap.fetch_started = fetch != NULL;
 	ap.sink = &sink;
 	ap.target_fd = in.target_fd;
 	ap.target_offset = o->target_offset;
@@ -393,6 +461,7 @@ out:
 	zu_sink_free(&sink);
 	if (r < 0 && fetch)
 		zu_api_fetcher_close(ctx); /* the downloader may be mid-job or gone */
+	free(lead_ranges);
 	zu_plan_fini(&plan);
 	inputs_close(&in);
 	return r < 0 ? zu_api_fail(ctx, r) : 0;

@@ -91,7 +91,7 @@ static int net_next_record(struct asm_state *s, uint64_t want, struct zu_err *er
 			s->batch_open = false;
 		}
 		if (s->next_range >= plan->n_ranges)
-			return zu_err_set(err, -EINVAL,
+			return zu_err_set(err, -ENOTRECOVERABLE,
 					  "plan ranges end before offset %" PRIu64, want);
 		k = plan->n_ranges - s->next_range;
 		if (k > max)
@@ -128,7 +128,7 @@ static int net_collect(struct asm_state *s, uint64_t off, size_t len, uint8_t *d
 		pos = s->rec.off + s->rec_pos;
 		avail = s->rec.len - s->rec_pos;
 		if (pos > want)
-			return zu_err_set(err, -EINVAL,
+			return zu_err_set(err, -ENOTRECOVERABLE,
 					  "plan ranges skip offset %" PRIu64 " (next fetched %" PRIu64
 					  ")", want, pos);
 		if (pos < want) {
@@ -180,14 +180,14 @@ static int setup_net(struct asm_state *s, struct zu_err *err)
 	const struct zu_assemble_params *p = s->p;
 
 	if (!p->fetch)
-		return zu_err_set(err, -EINVAL, "NET chunks but no fetcher");
+		return zu_err_set(err, -ENOTRECOVERABLE, "NET chunks but no fetcher");
 	if (p->h->comp_type != ZU_COMP_ZSTD && p->h->comp_type != ZU_COMP_NONE)
 		return zu_err_set(err, -EBADMSG, "unsupported compression type %" PRIu64,
 				  p->h->comp_type);
 	if (p->plan->need_dict && !p->h->has_dict)
-		return zu_err_set(err, -EINVAL, "plan needs a dict the header lacks");
+		return zu_err_set(err, -ENOTRECOVERABLE, "plan needs a dict the header lacks");
 	if (p->h->has_dict && !p->plan->need_dict && p->h->comp_type == ZU_COMP_ZSTD)
-		return zu_err_set(err, -EINVAL, "plan leaves out the header's dict");
+		return zu_err_set(err, -ENOTRECOVERABLE, "plan leaves out the header's dict");
 	s->fetch_bytes0 = p->fetch->bytes;
 	s->net_ready = true;
 	if (p->h->comp_type != ZU_COMP_ZSTD)
@@ -231,7 +231,7 @@ static int seed_chunk(struct asm_state *s, const struct zu_chunk *c,
 	int r;
 
 	if (loc->source >= s->p->n_sources)
-		return zu_err_set(err, -EINVAL, "source %" PRIu32 " out of %zu", loc->source,
+		return zu_err_set(err, -ENOTRECOVERABLE, "source %" PRIu32 " out of %zu", loc->source,
 				  s->p->n_sources);
 	r = zu_io_pread_full(s->p->source_fds[loc->source], s->ubuf, (size_t)c->len, loc->offset,
 			     err);
@@ -252,7 +252,7 @@ static int in_place_chunk(struct asm_state *s, const struct zu_chunk *c, struct 
 	int r;
 
 	if (s->p->target_fd < 0)
-		return zu_err_set(err, -EINVAL, "in-place chunk without a readable target");
+		return zu_err_set(err, -ENOTRECOVERABLE, "in-place chunk without a readable target");
 	r = zu_io_pread_full(s->p->target_fd, s->ubuf, (size_t)c->len, off, err);
 	if (r == 0)
 		r = check_digest(s, s->ubuf, (size_t)c->len, c->udigest, "uncompressed", err);
@@ -286,6 +286,22 @@ static int emit(struct asm_state *s, const struct zu_chunk *c, const uint8_t *da
 	return 0;
 }
 
+/*
+ * Chunks already in place are not written, except those over the head of a
+ * raw target when anything at all is written: the raw sink zeroes the head
+ * before its first write beyond it and writes the held head at commit, so it
+ * needs every head chunk (sink.h, ZU_RAW_HEAD).
+ */
+static bool must_write(const struct asm_state *s, const struct zu_chunk *c,
+		       const struct zu_seed_loc *loc)
+{
+	const struct zu_plan *plan = s->p->plan;
+
+	if (loc->source != ZU_IN_PLACE)
+		return true;
+	return c->image_offset < ZU_RAW_HEAD && plan->n_in_place < plan->n_chunks;
+}
+
 static int one_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 {
 	const struct zu_chunk *c = &s->p->h->chunks[i];
@@ -294,9 +310,9 @@ static int one_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 	int r;
 
 	if (c->len > s->buf_len || c->comp_len > s->buf_len)
-		return zu_err_set(err, -EINVAL, "chunk larger than the header's largest chunk");
+		return zu_err_set(err, -ENOTRECOVERABLE, "chunk larger than the header's largest chunk");
 	if (c->image_offset != s->pos)
-		return zu_err_set(err, -EINVAL,
+		return zu_err_set(err, -ENOTRECOVERABLE,
 				  "image offset %" PRIu64 " where %" PRIu64 " was expected",
 				  c->image_offset, s->pos);
 	if (loc->source == ZU_IN_PLACE) {
@@ -315,7 +331,7 @@ static int one_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 		s->st.net_bytes += c->len;
 	}
 	if (r == 0)
-		r = emit(s, c, data, loc->source != ZU_IN_PLACE, err);
+		r = emit(s, c, data, must_write(s, c, loc), err);
 	if (r == 0 && s->p->on_chunk)
 		s->p->on_chunk(s->p->chunk_user, i, loc);
 	return r;
@@ -336,7 +352,7 @@ static int finish(struct asm_state *s, struct zu_err *err)
 		s->batch_open = r == 1;
 	}
 	if (s->pos != h->image_len)
-		return zu_err_set(err, -EINVAL, "chunks cover %" PRIu64 " of %" PRIu64 " bytes",
+		return zu_err_set(err, -ENOTRECOVERABLE, "chunks cover %" PRIu64 " of %" PRIu64 " bytes",
 				  s->pos, h->image_len);
 	r = zu_sha256_final(&s->image_sha, got, err);
 	if (r < 0)
@@ -362,7 +378,7 @@ static int state_init(struct asm_state *s, const struct zu_assemble_params *p,
 	if (!p->plan || !p->sink || !p->sink->ops || (h->n_chunks && !h->chunks))
 		return zu_err_set(err, -EINVAL, "assemble without header, plan or sink");
 	if (p->plan->n_chunks != h->n_chunks)
-		return zu_err_set(err, -EINVAL, "plan has %zu chunks, header %zu",
+		return zu_err_set(err, -ENOTRECOVERABLE, "plan has %zu chunks, header %zu",
 				  p->plan->n_chunks, h->n_chunks);
 	if (h->max_chunk_len > SIZE_MAX || (p->lim && h->max_chunk_len > p->lim->max_chunk))
 		return zu_err_set(err, -EOVERFLOW, "largest chunk of %" PRIu64
@@ -375,7 +391,15 @@ static int state_init(struct asm_state *s, const struct zu_assemble_params *p,
 		return zu_err_set(err, -ENOMEM, "cannot allocate chunk buffers of %zu bytes",
 				  alloc);
 	if (h->has_dict && (h->dict.len > s->buf_len || h->dict.comp_len > s->buf_len))
-		return zu_err_set(err, -EINVAL, "dict larger than the header's largest chunk");
+		return zu_err_set(err, -ENOTRECOVERABLE, "dict larger than the header's largest chunk");
+	/* A sink that can wait (a pipe nobody reads, a command at commit) stops on request. */
+	zu_sink_set_cancel(p->sink, p->progress.cancel);
+	if (p->fetch_started) {
+		s->batch_open = true;
+		s->next_range = p->plan->n_ranges;
+		s->st.n_requests = 1;
+		s->st.n_ranges = p->plan->n_ranges;
+	}
 	r = zu_sha256_init(&s->chunk_sha, err);
 	if (r == 0)
 		r = zu_sha256_init(&s->image_sha, err);

@@ -27,6 +27,8 @@ struct zu_assemble_params {
 	const int *source_fds;     /* borrowed; indexed by zu_seed_loc.source */
 	size_t n_sources;
 	struct zu_fetch *fetch;    /* may be NULL when the plan has no NET chunk */
+	bool fetch_started;        /* all of the plan's ranges are asked for already, as one
+				      batch (whatever came before them read) */
 	struct zu_sink *sink;
 	int target_fd;             /* readable target for ZU_IN_PLACE chunks, else -1 */
 	uint64_t target_offset;    /* the image starts here in the target */

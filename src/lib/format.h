@@ -43,9 +43,15 @@
 /* Bytes needed to know a header's full size: magic, type, size (cint), checksum. */
 #define ZU_LEAD_MAX (5 + 2 * ZU_CINT_MAX_LEN + ZU_DIGEST_LEN)
 
+/*
+ * One index entry. The digests are not copied: in a parsed header they point
+ * into zu_header.raw (the entry's own bytes), which keeps the per-chunk cost
+ * at this struct (48 bytes) plus the entry in the header bytes (about 70).
+ * Whoever builds a zu_chunk by hand points them at storage that outlives it.
+ */
 struct zu_chunk {
-	uint8_t digest[ZU_DIGEST_LEN];  /* SHA-256 of the compressed chunk */
-	uint8_t udigest[ZU_DIGEST_LEN]; /* SHA-256 of the uncompressed chunk */
+	uint8_t *digest;                /* ZU_DIGEST_LEN bytes: SHA-256 of the compressed chunk */
+	uint8_t *udigest;               /* ZU_DIGEST_LEN bytes: SHA-256 of the uncompressed chunk */
 	uint64_t file_offset;           /* of the compressed chunk in a full .zck */
 	uint64_t image_offset;          /* of the chunk in the uncompressed image */
 	uint64_t comp_len;
@@ -53,7 +59,8 @@ struct zu_chunk {
 };
 
 struct zu_header {
-	uint8_t *raw;              /* the header bytes as read (owned); magic as read */
+	uint8_t *raw;              /* the header bytes as read (owned, malloc'd); magic as read;
+				      the chunks' digests point into it */
 	size_t raw_len;            /* == lead + preface + index + signatures */
 	bool detached;             /* magic was "\0ZHR1" */
 	uint8_t header_digest[ZU_DIGEST_LEN]; /* checksum stored in the lead (verified) */
@@ -102,6 +109,14 @@ int zu_header_lead(const uint8_t *buf, size_t n, const struct zu_limits *lim, si
  */
 int zu_header_parse(struct zu_header *h, const uint8_t *buf, size_t n,
 		    const struct zu_limits *lim, struct zu_err *err)
+	__attribute__((warn_unused_result));
+/*
+ * zu_header_parse() in place: takes *buf (malloc'd, n bytes) whatever the
+ * outcome and sets *buf to NULL. On success it becomes h->raw (no copy: the
+ * header's memory is its bytes plus 48 bytes a chunk); on failure it is freed.
+ */
+int zu_header_parse_take(struct zu_header *h, uint8_t **buf, size_t n,
+			 const struct zu_limits *lim, struct zu_err *err)
 	__attribute__((warn_unused_result));
 void zu_header_fini(struct zu_header *h);
 

@@ -25,6 +25,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "chunker.h"
 #include "hash.h"
@@ -36,10 +39,14 @@
 #define ZU_INDEX_CARRY ZU_CHUNKER_MAX
 
 /*
- * One target chunk in the lookup, sorted by (key, idx) so that equal digests
- * (e.g. many all-zero chunks) are adjacent. key = first 8 digest bytes. The
- * first entry of each key run ("head") counts the run's chunks still without
- * a location, so a run found once costs O(1) on every later hit.
+ * One target chunk in the lookup, sorted by (key, full digest, idx) so that
+ * equal digests (e.g. many all-zero chunks) are adjacent. key = a keyed hash
+ * of the digest (digest_key), kept inline so that comparisons need no memcmp
+ * but for equal keys; a header whose digests share a prefix (crafted: they
+ * need not be real SHA-256 values) costs no more than any other. Lookups are
+ * binary searches: O(log n) per source chunk hashed, whatever the header. The first entry of each run of equal digests ("head")
+ * counts the run's chunks still without a location, so a run found once
+ * costs O(1) on every later hit.
  */
 struct ix_ent {
 	uint64_t key;
@@ -48,10 +55,10 @@ struct ix_ent {
 };
 
 struct ix_table {
+	const struct zu_header *h; /* the digests the entries refer to */
+	uint64_t key[2];           /* secret of digest_key() */
 	struct ix_ent *ents;
 	size_t n_ents;
-	uint32_t *slots;    /* open addressing by key: head position + 1; 0 = empty */
-	size_t mask;
 	uint64_t *len_bits; /* bit L set when a target chunk has length L (1..CARRY) */
 	uint64_t max_len;   /* longest such length; 0 when none */
 };
@@ -79,50 +86,128 @@ struct ix_run {
 	uint64_t done, total;
 };
 
-static uint64_t digest_key(const uint8_t *d)
+static uint64_t rotl64(uint64_t x, unsigned b)
 {
-	uint64_t k;
-
-	memcpy(&k, d, sizeof(k));
-	return k;
+	return (x << b) | (x >> (64 - b));
 }
 
-static int ent_cmp(const void *a, const void *b)
+#define SIP_ROUND(v0, v1, v2, v3)                                                                \
+	do {                                                                                       \
+		v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);                      \
+		v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                                            \
+		v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                                            \
+		v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);                      \
+	} while (0)
+
+/*
+ * SipHash-1-3 of a 32-byte digest under the run's secret key: the sort key.
+ * A header may claim any digests (they are only checked when the data comes),
+ * so a key it can predict, such as the digest's first bytes, lets it make
+ * every key equal; this one it cannot, so ties are as rare as for honest
+ * digests and the memcmp that breaks them (on the whole digest) almost never
+ * runs. The key only orders the lookup: results do not depend on it.
+ */
+static uint64_t digest_key(const uint64_t k[2], const uint8_t *d)
 {
-	const struct ix_ent *x = a, *y = b;
+	uint64_t v0 = k[0] ^ UINT64_C(0x736f6d6570736575), v1 = k[1] ^ UINT64_C(0x646f72616e646f6d);
+	uint64_t v2 = k[0] ^ UINT64_C(0x6c7967656e657261), v3 = k[1] ^ UINT64_C(0x7465646279746573);
+	uint64_t m;
+
+	for (size_t i = 0; i < ZU_SHA256_LEN; i += 8) {
+		memcpy(&m, d + i, sizeof(m));
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	m = (uint64_t)ZU_SHA256_LEN << 56;
+	v3 ^= m;
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* A secret for digest_key: getrandom, else what this process alone knows. */
+static void key_init(uint64_t k[2], const void *salt)
+{
+	struct timespec ts;
+
+	if (getrandom(k, 2 * sizeof(*k), GRND_NONBLOCK) == (ssize_t)(2 * sizeof(*k)))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	k[0] = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)(uintptr_t)salt;
+	k[1] = ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)getpid()) * UINT64_C(0xbf58476d1ce4e5b9);
+}
+
+/* Orders by the whole digest d (whose key is key), then by nothing: equal digests are equal. */
+static int ent_digest_cmp(const struct ix_table *t, const struct ix_ent *e, uint64_t key,
+			  const uint8_t *d)
+{
+	if (e->key != key)
+		return e->key < key ? -1 : 1;
+	return memcmp(t->h->chunks[e->idx].udigest, d, ZU_SHA256_LEN);
+}
+
+static int ent_cmp(const struct ix_ent *x, const struct ix_ent *y, const struct ix_table *t)
+{
+	int c;
 
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
+	c = ent_digest_cmp(t, x, y->key, t->h->chunks[y->idx].udigest);
+
+	if (c != 0)
+		return c;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/*
+ * In-place heapsort of the entries: O(n log n) whatever the input, and no
+ * allocation (glibc's qsort merge-sorts through a copy of the whole array,
+ * 16 more bytes a chunk at the peak of apply's memory).
+ */
+static void ent_sift(struct ix_table *t, size_t root, size_t n)
+{
+	struct ix_ent *e = t->ents;
+
+	for (;;) {
+		size_t big = root, l = 2 * root + 1, r = l + 1;
+		struct ix_ent tmp;
+
+		if (l < n && ent_cmp(&e[l], &e[big], t) > 0)
+			big = l;
+		if (r < n && ent_cmp(&e[r], &e[big], t) > 0)
+			big = r;
+		if (big == root)
+			return;
+		tmp = e[root];
+		e[root] = e[big];
+		e[big] = tmp;
+		root = big;
+	}
+}
+
+static void ents_sort(struct ix_table *t)
+{
+	size_t n = t->n_ents;
+
+	for (size_t i = n / 2; i-- > 0;)
+		ent_sift(t, i, n);
+	for (size_t end = n; end-- > 1;) {
+		struct ix_ent tmp = t->ents[0];
+
+		t->ents[0] = t->ents[end];
+		t->ents[end] = tmp;
+		ent_sift(t, 0, end);
+	}
 }
 
 static bool len_wanted(const struct ix_table *t, uint64_t len)
 {
 	return len >= 1 && len <= t->max_len && (t->len_bits[len / 64] >> (len % 64) & 1);
-}
-
-/* Hash slots for the run heads: a power of two at least twice the run count. */
-static int table_slots(struct ix_table *t, size_t n_runs, struct zu_err *err)
-{
-	size_t cap = 16;
-
-	while (cap < 2 * n_runs)
-		cap *= 2;
-	t->slots = calloc(cap, sizeof(*t->slots));
-	if (!t->slots)
-		return zu_err_set(err, -ENOMEM, "cannot allocate a %zu-slot chunk lookup", cap);
-	t->mask = cap - 1;
-	for (size_t i = 0; i < t->n_ents; i++) {
-		size_t s;
-
-		if (i > 0 && t->ents[i].key == t->ents[i - 1].key)
-			continue;
-		s = (size_t)t->ents[i].key & t->mask;
-		while (t->slots[s])
-			s = (s + 1) & t->mask;
-		t->slots[s] = (uint32_t)i + 1;
-	}
-	return 0;
 }
 
 /*
@@ -132,8 +217,10 @@ static int table_slots(struct ix_table *t, size_t n_runs, struct zu_err *err)
 static int table_build(struct ix_table *t, const struct zu_header *h, const bool *skip,
 		       size_t *out_n, struct zu_err *err)
 {
-	size_t n_runs = 0, head = 0;
+	size_t head = 0;
 
+	t->h = h;
+	key_init(t->key, t);
 	t->len_bits = calloc(ZU_INDEX_CARRY / 64 + 1, sizeof(*t->len_bits));
 	t->ents = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*t->ents));
 	if (!t->len_bits || !t->ents)
@@ -147,65 +234,69 @@ static int table_build(struct ix_table *t, const struct zu_header *h, const bool
 		t->len_bits[c->len / 64] |= UINT64_C(1) << (c->len % 64);
 		if (c->len > t->max_len)
 			t->max_len = c->len;
-		t->ents[t->n_ents].key = digest_key(c->udigest);
+		t->ents[t->n_ents].key = digest_key(t->key, c->udigest);
 		t->ents[t->n_ents].idx = (uint32_t)i;
 		t->n_ents++;
 	}
-	qsort(t->ents, t->n_ents, sizeof(*t->ents), ent_cmp);
+	ents_sort(t);
 	for (size_t i = 0; i <= t->n_ents; i++) {
-		if (i > 0 && (i == t->n_ents || t->ents[i].key != t->ents[head].key)) {
+		if (i > 0 && (i == t->n_ents ||
+			      ent_digest_cmp(t, &t->ents[head], t->ents[i].key,
+					     h->chunks[t->ents[i].idx].udigest) != 0)) {
 			t->ents[head].n_left = (uint32_t)(i - head);
-			n_runs++;
 			head = i;
 		}
 	}
 	*out_n = t->n_ents;
-	return table_slots(t, n_runs, err);
+	return 0;
 }
 
 static void table_fini(struct ix_table *t)
 {
 	free(t->ents);
-	free(t->slots);
 	free(t->len_bits);
 }
 
-static struct ix_ent *table_find(const struct ix_table *t, uint64_t key)
+/* The head of the run of entries whose digest is d, or NULL: a binary search. */
+static struct ix_ent *table_find(const struct ix_table *t, const uint8_t *d)
 {
-	size_t s = (size_t)key & t->mask;
+	uint64_t key = digest_key(t->key, d);
+	size_t lo = 0, hi = t->n_ents;
 
-	while (t->slots[s]) {
-		struct ix_ent *e = &t->ents[t->slots[s] - 1];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (e->key == key)
-			return e;
-		s = (s + 1) & t->mask;
+		if (ent_digest_cmp(t, &t->ents[mid], key, d) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	if (lo == t->n_ents || ent_digest_cmp(t, &t->ents[lo], key, d) != 0)
+		return NULL;
+	return &t->ents[lo];
 }
 
-/* Gives every unlocated target chunk with digest d the location (src, off). */
+/*
+ * Gives every unlocated target chunk with digest d the location (src, off).
+ * The run holds exactly the chunks with digest d and is walked once: after
+ * that its head says nothing is left.
+ */
 static void locate(struct ix_run *x, const uint8_t d[ZU_SHA256_LEN], uint32_t src, uint64_t off)
 {
-	uint64_t key = digest_key(d);
-	struct ix_ent *head = table_find(&x->t, key);
-	const struct ix_ent *end = x->t.ents + x->t.n_ents;
+	struct ix_ent *head = table_find(&x->t, d);
 
 	if (!head || head->n_left == 0)
 		return;
-	/* Full compare: different digests may share the 8-byte key. */
-	for (const struct ix_ent *e = head; e < end && e->key == key; e++) {
+	for (struct ix_ent *e = head; e < head + head->n_left; e++) {
 		struct zu_seed_loc *l = &x->locs[e->idx];
 
-		if (l->source != ZU_NO_SOURCE ||
-		    memcmp(x->h->chunks[e->idx].udigest, d, ZU_SHA256_LEN) != 0)
-			continue;
+		assert(l->source == ZU_NO_SOURCE);
 		l->source = src;
 		l->offset = off;
-		head->n_left--;
 		x->n_left--;
 		x->st.n_found++;
 	}
+	head->n_left = 0;
 }
 
 /* A source chunk [cstart, end) was cut; buf holds it when its length is wanted. */

@@ -144,39 +144,6 @@ static bool sysfs_read(const char *path, char *buf, size_t cap)
 	return true;
 }
 
-/*
- * Where a region really lies: a block device partition is mapped to its disk
- * (sysfs "start" in 512-byte sectors, and the parent's "dev"), so that
- * /dev/sda2 and /dev/sda compare in the same coordinates.
- */
-static bool region_on_disk(const struct zu_io_region *r, dev_t *out_dev, ino_t *out_ino,
-			   uint64_t *out_off)
-{
-	char path[128], buf[64];
-	struct stat st;
-	uint64_t start = 0;
-	unsigned maj = 0, min = 0;
-
-	if (stat(r->path, &st) < 0)
-		return false;
-	*out_off = r->off;
-	*out_dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
-	*out_ino = S_ISBLK(st.st_mode) ? 0 : st.st_ino;
-	if (!S_ISBLK(st.st_mode))
-		return true;
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/start", major(st.st_rdev),
-		 minor(st.st_rdev));
-	if (!sysfs_read(path, buf, sizeof(buf)) || sscanf(buf, "%" SCNu64, &start) != 1)
-		return true; /* a whole disk */
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../dev", major(st.st_rdev),
-		 minor(st.st_rdev));
-	if (!sysfs_read(path, buf, sizeof(buf)) || sscanf(buf, "%u:%u", &maj, &min) != 2)
-		return true;
-	*out_dev = makedev(maj, min);
-	*out_off = start * 512 + r->off;
-	return true;
-}
-
 static uint64_t add_saturated(uint64_t a, uint64_t b)
 {
 	uint64_t r;
@@ -184,17 +151,90 @@ static uint64_t add_saturated(uint64_t a, uint64_t b)
 	return zu_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
+/* A number from sysfs file <sysfs>/dev/block/M:m/<name>; false when there is none. */
+static bool sysfs_u64(const char *sysfs, dev_t d, const char *name, uint64_t *out)
+{
+	char path[PATH_MAX], buf[64];
+
+	if (snprintf(path, sizeof(path), "%s/dev/block/%u:%u/%s", sysfs, major(d), minor(d),
+		     name) >= (int)sizeof(path))
+		return false;
+	return sysfs_read(path, buf, sizeof(buf)) && sscanf(buf, "%" SCNu64, out) == 1;
+}
+
+void zu_io_resolve_blk(const char *sysfs, dev_t rdev, uint64_t off, struct zu_io_place *out)
+{
+	char path[PATH_MAX], buf[PATH_MAX];
+	/* A loop device backed by a partition of a loop device...: a few levels at most. */
+	for (int depth = 0; depth < 8; depth++) {
+		uint64_t start = 0, loop_off = 0;
+		unsigned maj = 0, min = 0;
+		struct stat st;
+		size_t len;
+
+		*out = (struct zu_io_place){ .dev = rdev, .ino = 0, .off = off };
+		/* A partition: its disk, in the disk's coordinates (512-byte sectors). */
+		if (sysfs_u64(sysfs, rdev, "start", &start)) {
+			snprintf(path, sizeof(path), "%s/dev/block/%u:%u/../dev", sysfs, major(rdev),
+				 minor(rdev));
+			if (!sysfs_read(path, buf, sizeof(buf)) ||
+			    sscanf(buf, "%u:%u", &maj, &min) != 2)
+				return;
+			rdev = makedev(maj, min);
+			off = add_saturated(off, start * 512);
+			continue;
+		}
+		/* A loop device: the file (or device) behind it, from its offset on. */
+		snprintf(path, sizeof(path), "%s/dev/block/%u:%u/loop/backing_file", sysfs,
+			 major(rdev), minor(rdev));
+		if (!sysfs_read(path, buf, sizeof(buf)))
+			return;
+		len = strlen(buf);
+		while (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		/* A deleted backing file cannot be a source any more: keep the device. */
+		if (stat(buf, &st) < 0)
+			return;
+		(void)sysfs_u64(sysfs, rdev, "loop/offset", &loop_off);
+		off = add_saturated(off, loop_off);
+		if (!S_ISBLK(st.st_mode)) {
+			*out = (struct zu_io_place){ .dev = st.st_dev, .ino = st.st_ino, .off = off };
+			return;
+		}
+		rdev = st.st_rdev;
+	}
+}
+
+/*
+ * Where a region really lies: a block device partition is mapped to its disk
+ * (sysfs "start" in 512-byte sectors, and the parent's "dev"), so that
+ * /dev/sda2 and /dev/sda compare in the same coordinates; a loop device to
+ * the file behind it (sysfs loop/backing_file and loop/offset), so that
+ * /dev/loop0 and the image file it shows compare too.
+ */
+static bool region_on_disk(const struct zu_io_region *r, struct zu_io_place *out)
+{
+	struct stat st;
+
+	if (stat(r->path, &st) < 0)
+		return false;
+	if (!S_ISBLK(st.st_mode)) {
+		*out = (struct zu_io_place){ .dev = st.st_dev, .ino = st.st_ino, .off = r->off };
+		return true;
+	}
+	zu_io_resolve_blk("/sys", st.st_rdev, r->off, out);
+	return true;
+}
+
 bool zu_io_regions_overlap(const struct zu_io_region *a, const struct zu_io_region *b)
 {
-	dev_t da, db;
-	ino_t ia, ib;
-	uint64_t oa, ob;
+	struct zu_io_place pa, pb;
 
-	if (!region_on_disk(a, &da, &ia, &oa) || !region_on_disk(b, &db, &ib, &ob))
+	if (!region_on_disk(a, &pa) || !region_on_disk(b, &pb))
 		return false;
-	if (da != db || ia != ib)
+	if (pa.dev != pb.dev || pa.ino != pb.ino)
 		return false;
-	return oa < add_saturated(ob, b->len) && ob < add_saturated(oa, a->len);
+	return pa.off < add_saturated(pb.off, b->len) && pb.off < add_saturated(pa.off, a->len);
 }
 
 int zu_io_read_header_bytes(int fd, const struct zu_limits *lim, uint8_t **out, size_t *out_len,

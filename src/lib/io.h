@@ -45,6 +45,20 @@ struct zu_io_region {
  */
 bool zu_io_regions_overlap(const struct zu_io_region *a, const struct zu_io_region *b);
 
+/* Where bytes are on disk: a file (ino != 0) of filesystem dev, or a whole device. */
+struct zu_io_place {
+	dev_t dev;
+	ino_t ino;
+	uint64_t off;
+};
+/*
+ * Resolves byte off of block device rdev through the sysfs tree at sysfs
+ * ("/sys"; a fake tree in tests): a partition becomes its disk at start +
+ * off, a loop device the file behind it (loop/backing_file) at loop/offset
+ * + off, repeatedly. Stops at a whole device that is neither.
+ */
+void zu_io_resolve_blk(const char *sysfs, dev_t rdev, uint64_t off, struct zu_io_place *out);
+
 /*
  * Reads a whole header (full .zck or detached) from the start of fd into a
  * new malloc'd buffer (*out, *out_len), at most lim->max_header bytes.

@@ -33,6 +33,13 @@
 #define MK_MAX_THREADS 1024
 #define MK_PROGRESS_STEP (1u << 20)
 #define MK_COPY_BUF (1u << 20)
+/*
+ * Header bytes besides the index entries, rounded up: lead (5 + 1 + size
+ * cint + 32), preface (32 + flags + compression + the image digest element,
+ * 37), index size, type and count cints, the dict entry (66) and the
+ * signature count. An upper bound, so make never writes a header apply refuses.
+ */
+#define MK_HEADER_FIXED 256u
 
 /* A slot cycles FREE (main fills) -> FILLED -> BUSY (a worker) -> DONE -> FREE (main wrote). */
 enum mk_state { MK_FREE, MK_FILLED, MK_BUSY, MK_DONE };
@@ -87,8 +94,12 @@ struct mk_run {
 	uint64_t body_len;
 	uint64_t image_len;
 	struct zu_chunk *chunks;
+	uint8_t *digests;    /* 2 * ZU_DIGEST_LEN per chunk; the chunks point here */
 	size_t n_chunks;
 	size_t cap_chunks;
+	struct zu_limits lim; /* the limits apply enforces: make writes nothing it would refuse */
+	uint64_t header_est;  /* header bytes so far, an upper bound (MK_HEADER_FIXED + entries) */
+	uint64_t image_len_done; /* image bytes in the chunk table (for messages) */
 };
 
 /* ---- workers ------------------------------------------------------------- */
@@ -254,31 +265,75 @@ static int mk_workers_start(struct mk_run *m, int threads, int level, struct zu_
 	return 0;
 }
 
+/*
+ * Checks the next chunk against the limits apply enforces (chunk count, chunk
+ * size, header size), so make fails early instead of writing a .zck that
+ * every device would refuse.
+ */
+static int mk_check_limits(struct mk_run *m, const struct mk_slot *s, struct zu_err *err)
+{
+	uint64_t entry = 2 * ZU_DIGEST_LEN + zu_cint_len(s->clen) + zu_cint_len(s->ulen);
+
+	/* +1: the dictionary entry counts in the index as well. */
+	if (m->n_chunks + 1 >= m->lim.max_chunks)
+		return zu_err_set(err, -EOVERFLOW,
+				  "image needs more than %zu chunks (at image offset %" PRIu64
+				  "), the limit zckup apply enforces: split the image",
+				  m->lim.max_chunks - 1, m->image_len_done);
+	if (s->clen > m->lim.max_chunk || s->ulen > m->lim.max_chunk)
+		return zu_err_set(err, -EOVERFLOW,
+				  "chunk %zu of %zu bytes (%zu compressed) exceeds the limit of %zu",
+				  m->n_chunks, s->ulen, s->clen, m->lim.max_chunk);
+	m->header_est += entry;
+	if (m->header_est > m->lim.max_header)
+		return zu_err_set(err, -EOVERFLOW,
+				  "header of %zu+ chunks (at image offset %" PRIu64 ") would exceed "
+				  "the limit of %zu header bytes zckup apply enforces: split the image",
+				  m->n_chunks + 1, m->image_len_done, m->lim.max_header);
+	return 0;
+}
+
+/* Points every chunk at its digests (the arrays may have moved while growing). */
+static void mk_link_digests(struct mk_run *m)
+{
+	for (size_t i = 0; i < m->n_chunks; i++) {
+		m->chunks[i].digest = m->digests + 2 * ZU_DIGEST_LEN * i;
+		m->chunks[i].udigest = m->chunks[i].digest + ZU_DIGEST_LEN;
+	}
+}
+
 static int mk_add_chunk(struct mk_run *m, const struct mk_slot *s, struct zu_err *err)
 {
-	const struct zu_limits lim = ZU_LIMITS_DEFAULT;
 	struct zu_chunk *c;
+	uint8_t *d;
+	int r;
 
+	r = mk_check_limits(m, s, err);
+	if (r < 0)
+		return r;
 	if (m->n_chunks == m->cap_chunks) {
 		size_t cap = m->cap_chunks ? 2 * m->cap_chunks : 1024;
 		struct zu_chunk *p;
 
-		if (m->n_chunks >= lim.max_chunks)
-			return zu_err_set(err, -EOVERFLOW, "image has more than %zu chunks",
-					  lim.max_chunks);
 		p = realloc(m->chunks, cap * sizeof(*p));
 		if (!p)
 			return zu_err_set(err, -ENOMEM, "cannot grow the chunk table to %zu", cap);
 		m->chunks = p;
+		d = realloc(m->digests, cap * 2 * ZU_DIGEST_LEN);
+		if (!d)
+			return zu_err_set(err, -ENOMEM, "cannot grow the chunk table to %zu", cap);
+		m->digests = d;
 		m->cap_chunks = cap;
 	}
 	c = &m->chunks[m->n_chunks];
 	memset(c, 0, sizeof(*c));
 	if (m->n_chunks > 0)
 		c->image_offset = c[-1].image_offset + c[-1].len;
+	d = m->digests + 2 * ZU_DIGEST_LEN * m->n_chunks;
 	m->n_chunks++;
-	memcpy(c->digest, s->digest, ZU_DIGEST_LEN);
-	memcpy(c->udigest, s->udigest, ZU_DIGEST_LEN);
+	memcpy(d, s->digest, ZU_DIGEST_LEN);
+	memcpy(d + ZU_DIGEST_LEN, s->udigest, ZU_DIGEST_LEN);
+	m->image_len_done += s->ulen;
 	/* Offset in the body: the header's length is not known yet (zu_header_build ignores it). */
 	c->file_offset = m->body_len;
 	c->comp_len = s->clen;
@@ -544,8 +599,11 @@ struct mk_headers {
 };
 
 /*
- * output temp = header + body, fsync; then the detached header (atomic); then
- * the rename. The detached header goes first so that a failure leaves neither.
+ * output temp = header + body, fsync, rename; then the detached header
+ * (atomic too). Nothing is ever deleted at either path: a failure before the
+ * output's rename leaves both paths as they were (a file already at the
+ * header's path included); a failure writing the header after it leaves the
+ * new .zck and the old header file, and says so.
  */
 static int mk_write_output(const struct mk_run *m, const struct zu_make_params *p,
 			   const struct mk_headers *h, struct zu_err *err)
@@ -563,16 +621,12 @@ static int mk_write_output(const struct mk_run *m, const struct zu_make_params *
 		zu_atomic_abort(&af);
 		return zu_err_prefix(err, "%s", af.path);
 	}
-	if (h->detached) {
-		r = zu_io_write_file_atomic(p->header_out, h->detached, h->detached_len, err);
-		if (r < 0) {
-			zu_atomic_abort(&af);
-			return r;
-		}
-	}
 	r = zu_atomic_commit(&af, err);
-	if (r < 0 && h->detached)
-		unlink(p->header_out);
+	if (r < 0 || !h->detached)
+		return r;
+	r = zu_io_write_file_atomic(p->header_out, h->detached, h->detached_len, err);
+	if (r < 0)
+		zu_err_prefix(err, "%s was written, but not its detached header", p->output);
 	return r;
 }
 
@@ -628,6 +682,49 @@ static int mk_check_params(const struct zu_make_params *p, struct zu_err *err)
 	if (p->header_out && strcmp(p->header_out, p->output) == 0)
 		return zu_err_set(err, -EINVAL, "%s: header and output are the same path",
 				  p->output);
+	/* Same file under other names too (links, a loop device showing it). */
+	const char *paths[3] = { p->image, p->output, p->header_out };
+	const char *names[3] = { "image", "output", "header" };
+
+	for (size_t i = 0; i < 3; i++) {
+		for (size_t j = i + 1; j < 3; j++) {
+			struct zu_io_region a = { paths[i], 0, UINT64_MAX };
+			struct zu_io_region b = { paths[j], 0, UINT64_MAX };
+
+			if (paths[i] && paths[j] && zu_io_regions_overlap(&a, &b))
+				return zu_err_set(err, -EINVAL,
+						  "%s %s and %s %s are the same file: refusing to "
+						  "replace the %s", names[i], paths[i], names[j],
+						  paths[j], names[i]);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Refuses up front an image that cannot fit the limits even if every chunk
+ * were as long as the chunker ever cuts (fewest chunks, smallest entries).
+ * Closer cases are caught as chunks are cut (mk_check_limits), before any
+ * output is written.
+ */
+static int mk_check_size(struct mk_run *m, const struct zu_make_params *p, int fd,
+			 struct zu_err *err)
+{
+	struct zu_err scratch = ZU_ERR_INIT;
+	uint64_t size = 0, min_chunks, min_header;
+
+	if (zu_io_size(fd, &size, &scratch) < 0)
+		return 0; /* a pipe or character device: checked as chunks are cut */
+	min_chunks = size / ZU_CHUNKER_MAX;
+	min_header = MK_HEADER_FIXED + min_chunks * (2 * ZU_DIGEST_LEN + 2);
+	if (min_chunks + 1 > m->lim.max_chunks || min_header > m->lim.max_header)
+		return zu_err_set(err, -EOVERFLOW,
+				  "%s: an image of %" PRIu64 " bytes needs at least %" PRIu64
+				  " chunks, a header of at least %" PRIu64 " bytes: beyond the "
+				  "limits zckup apply enforces (%zu chunks, %zu header bytes); split "
+				  "the image",
+				  p->image, size, min_chunks, min_header, m->lim.max_chunks - 1,
+				  m->lim.max_header);
 	return 0;
 }
 
@@ -672,12 +769,27 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	r = mk_check_params(p, err);
 	if (r < 0)
 		return r;
+	if (p->lim) {
+		m.lim = *p->lim;
+	} else {
+		const struct zu_limits def = ZU_LIMITS_DEFAULT;
+
+		m.lim = def;
+	}
+	m.header_est = MK_HEADER_FIXED;
 	r = zu_io_open_ro(p->image, &fd, err);
 	if (r < 0)
 		goto out;
-	r = mk_make_body(&m, p, fd, image_digest, err);
+	r = mk_check_size(&m, p, fd, err);
 	if (r == 0)
+		r = mk_make_body(&m, p, fd, image_digest, err);
+	if (r == 0) {
+		mk_link_digests(&m);
 		r = mk_build_headers(&m, image_digest, p->header_out != NULL, &h, err);
+	}
+	if (r == 0 && h.full_len > m.lim.max_header)
+		r = zu_err_set(err, -EOVERFLOW, "built header of %zu bytes exceeds the limit of %zu",
+			       h.full_len, m.lim.max_header);
 	if (r == 0)
 		r = mk_lead_digest(h.full, h.full_len, header_digest, err);
 	if (r == 0)
@@ -701,6 +813,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(m.chunks);
+	free(m.digests);
 	free(h.full);
 	free(h.detached);
 	return r;

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "format.h"
 #include "progress.h"
+#include "zu_limits.h"
 
 struct zu_make_params {
 	const char *image;
@@ -22,6 +23,11 @@ struct zu_make_params {
 	int level;
 	int threads;             /* >= 1 */
 	struct zu_progress progress; /* ZU_PHASE_MAKE, total = image bytes */
+	/*
+	 * The limits apply enforces (NULL: the defaults): an image whose header
+	 * would break them is refused (-EOVERFLOW) before any output is written.
+	 */
+	const struct zu_limits *lim;
 };
 
 struct zu_make_result {

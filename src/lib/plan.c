@@ -187,8 +187,12 @@ int zu_plan_build(const struct zu_header *h, const struct zu_seed_loc *locs,
 	uint64_t max_gap = ZU_PLAN_DEFAULT_GAP;
 	int r = 0;
 
-	if (!h || !out || (h->n_chunks > 0 && (!locs || !h->chunks)))
-		return zu_err_set(err, -EINVAL, "plan: missing header, locations or output");
+	if (p && p->take_locs)
+		pl.locs = (struct zu_seed_loc *)(uintptr_t)locs; /* freed with pl from here */
+	if (!h || !out || (h->n_chunks > 0 && (!locs || !h->chunks))) {
+		r = zu_err_set(err, -EINVAL, "plan: missing header, locations or output");
+		goto out;
+	}
 	pl.max_ranges = ZU_PLAN_DEFAULT_MAX_RANGES;
 	if (p && p->max_ranges > 0)
 		pl.max_ranges = p->max_ranges;
@@ -199,7 +203,7 @@ int zu_plan_build(const struct zu_header *h, const struct zu_seed_loc *locs,
 		r = zu_err_set(err, -EOVERFLOW, "plan: %zu chunks", h->n_chunks);
 		goto out;
 	}
-	if (h->n_chunks > 0) {
+	if (h->n_chunks > 0 && !(p && p->take_locs)) {
 		pl.locs = malloc(h->n_chunks * sizeof(*pl.locs));
 		if (!pl.locs) {
 			r = zu_err_set(err, -ENOMEM, "cannot allocate %zu seed locations", h->n_chunks);

@@ -38,6 +38,11 @@ struct zu_range {
 struct zu_plan_params {
 	size_t max_ranges;  /* per request; 0 = default */
 	uint64_t max_gap;   /* merge ranges separated by fewer bytes; UINT64_MAX = default */
+	/*
+	 * true: locs is malloc'd and the plan takes it (on success and failure
+	 * alike) instead of copying it, one array of 16 bytes a chunk less.
+	 */
+	bool take_locs;
 };
 
 struct zu_plan {

@@ -49,7 +49,7 @@ if command -v mkfs.ext4 >/dev/null; then
 	detect_case ext4 fs.img
 	check "ext4: the rebuilt image is a clean filesystem" e2fsck -fn ext4-out.img
 else
-	echo "# mkfs.ext4 missing: ext4 case skipped"
+	skip "ext4: detect and rebuild" "mkfs.ext4 missing (apt-get install e2fsprogs)"
 fi
 if command -v mksquashfs >/dev/null; then
 	mksquashfs tree sq.img -noappend -quiet -all-root >/dev/null
@@ -57,7 +57,7 @@ if command -v mksquashfs >/dev/null; then
 	assert "squashfs: mksquashfs padded the image to 4096" "[ $(($(stat -c %s sq.img) % 4096)) = 0 ]"
 	detect_case squashfs sq.img
 else
-	echo "# mksquashfs missing: squashfs case skipped"
+	skip "squashfs: detect and rebuild" "mksquashfs missing (apt-get install squashfs-tools)"
 fi
 
 # No filesystem in the source: a clear failure, status 3, nothing written.

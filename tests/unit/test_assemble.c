@@ -39,6 +39,7 @@ struct fixture {
 	size_t body_len;
 	uint8_t dict[DICT_LEN];
 	struct zu_chunk chunks[N_CHUNKS];
+	uint8_t digests[N_CHUNKS + 1][2 * ZU_DIGEST_LEN]; /* the chunks' (and dict's) digests */
 	struct zu_header h;
 	char zck_path[64];
 	char seed_path[64];
@@ -129,6 +130,12 @@ static void fixture_build(struct fixture *fx, uint64_t comp_type, bool with_dict
 	fx->h.comp_type = comp_type;
 	fx->h.n_chunks = N_CHUNKS;
 	fx->h.chunks = fx->chunks;
+	for (size_t i = 0; i < N_CHUNKS; i++) {
+		fx->chunks[i].digest = fx->digests[i];
+		fx->chunks[i].udigest = fx->digests[i] + ZU_DIGEST_LEN;
+	}
+	fx->h.dict.digest = fx->digests[N_CHUNKS];
+	fx->h.dict.udigest = fx->digests[N_CHUNKS] + ZU_DIGEST_LEN;
 	fx->body_len = BODY_START;
 	fx->body = calloc(1, BODY_START);
 	assert_non_null(fx->body);

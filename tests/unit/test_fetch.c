@@ -173,10 +173,10 @@ static void fetch_takes_one_checked_batch_at_a_time(void **state)
 	(void)state;
 	make_file(&t, 10);
 	assert_int_equal(zu_fetch_open(t.path, &lim, NULL, &f, &err), 0);
-	assert_int_equal(zu_fetch_request(f, bad, 2, &err), -EINVAL);
+	assert_int_equal(zu_fetch_request(f, bad, 2, &err), -ENOTRECOVERABLE);
 	assert_int_equal(zu_fetch_request(f, r, 2, &err), 0);
 	/* one batch at a time */
-	assert_int_equal(zu_fetch_request(f, r + 2, 1, &err), -EINVAL);
+	assert_int_equal(zu_fetch_request(f, r + 2, 1, &err), -ENOTRECOVERABLE);
 	assert_int_equal(drain(f, r, 2, 1), 2);
 	assert_int_equal(f->n_requests, 1);
 	zu_fetch_free(f);

@@ -26,7 +26,7 @@
 struct pair {
 	struct zu_fetch *f;
 	int peer; /* the fake downloader's end */
-	volatile sig_atomic_t cancel;
+	zu_cancel_t cancel;
 };
 
 static void pair_open(struct pair *p)
@@ -226,7 +226,7 @@ static void frame_wait_sees_cancel(void **state)
 	(void)state;
 	pair_open(&p);
 	start_job(&p);
-	p.cancel = 1; /* the downloader stays silent: the wait must still end */
+	atomic_store(&p.cancel, 1); /* the downloader stays silent: the wait must still end */
 	assert_int_equal(zu_fetch_next(p.f, &rec, &err), -ECANCELED);
 	pair_close(&p);
 }

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -74,6 +76,13 @@ static void header_init(struct zu_header *h, size_t n)
 	h->n_chunks = n;
 	h->chunks = calloc(n ? n : 1, sizeof(*h->chunks));
 	assert_non_null(h->chunks);
+	/* The digests live in raw, as in a parsed header; zu_header_fini frees both. */
+	h->raw = calloc(n ? n : 1, 2 * ZU_DIGEST_LEN);
+	assert_non_null(h->raw);
+	for (size_t i = 0; i < n; i++) {
+		h->chunks[i].digest = h->raw + 2 * ZU_DIGEST_LEN * i;
+		h->chunks[i].udigest = h->chunks[i].digest + ZU_DIGEST_LEN;
+	}
 }
 
 static void header_set(struct zu_header *h, size_t i, const struct cuts *c, size_t j)
@@ -222,7 +231,7 @@ static void index_finds_chunks_of_shuffled_target(void **state)
 		header_set(&h, i, &c, perm[i]);
 	assert_int_equal(check_index(&h, data, &size, 1, &st, NULL), c.n);
 	assert_int_equal(st.bytes_read, n);
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -256,7 +265,7 @@ static void index_misses_only_chunks_touched_by_changed_byte(void **state)
 				assert_int_equal(locs[i].offset, c.off[i]);
 		s[pos] ^= 0x5a;
 	}
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -284,7 +293,7 @@ static void index_gives_duplicates_the_lowest_offset(void **state)
 				break;
 			}
 	assert_true(dups >= 4); /* else this test proves nothing */
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -319,7 +328,7 @@ static void index_compares_full_digests_when_prefixes_collide(void **state)
 	assert_int_equal(check_index(&h, data, &size, 1, &st, locs), 1);
 	assert_int_equal(locs[0].offset, c.off[zero]);
 	assert_int_equal(locs[1].source, ZU_NO_SOURCE);
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -350,7 +359,7 @@ static void index_prefers_first_source(void **state)
 		assert_int_equal(locs[cb.n + i].source, 0);
 		assert_int_equal(locs[cb.n + i].offset, ca.off[i]);
 	}
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(a);
 	free(b);
 }
@@ -386,7 +395,7 @@ static void index_stops_at_source_size(void **state)
 		assert_true(size < 100000 || found > 0);
 		assert_int_equal(check_index(&h, data, &size, 1, &st, NULL), found);
 	}
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -418,7 +427,7 @@ static void index_is_independent_of_block_boundaries(void **state)
 				    (shifts[k] + c.off[i] + c.len[i] - 1) / MIB;
 		assert_true(straddle >= 3);
 	}
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(b);
 	free(s);
 }
@@ -449,7 +458,7 @@ static void index_hashes_only_wanted_lengths(void **state)
 	assert_int_equal(st.bytes_hashed, want_hashed);
 	assert_true(st.bytes_hashed < n / 4);
 	assert_int_equal(st.bytes_read, n);
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -490,7 +499,7 @@ static void index_stops_reading_when_all_found_and_reports_progress(void **state
 	assert_false(pl.bad);
 	assert_int_equal(pl.calls, 2 * n / MIB + 2);
 	assert_int_equal(pl.last_done, 2 * n);
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -509,7 +518,7 @@ static void index_handles_empty_header_and_empty_chunks(void **state)
 	header_init(&h, 0);
 	assert_int_equal(run_index(&h, data, &len, &size, 1, locs, &st, NULL), 0);
 	assert_int_equal(st.bytes_read, 0);
-	free(h.chunks);
+	zu_header_fini(&h);
 
 	/* An empty chunk is in any source; one with a wrong digest is in none. */
 	header_init(&h, 2);
@@ -520,7 +529,7 @@ static void index_handles_empty_header_and_empty_chunks(void **state)
 	assert_int_equal(locs[1].source, ZU_NO_SOURCE);
 	assert_int_equal(st.n_found, 1);
 	assert_int_equal(st.bytes_read, 0);
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
 }
 
@@ -548,8 +557,88 @@ static void index_reports_short_source_and_bad_arguments(void **state)
 	assert_int_equal(zu_index_run(NULL, locs, NULL, &err), -EINVAL);
 	p.sources = NULL;
 	assert_int_equal(zu_index_run(&p, locs, NULL, &err), -EINVAL);
-	free(h.chunks);
+	zu_header_fini(&h);
 	free(s);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Indexes a source of zeros (cut into chunks of ZU_CHUNKER_MAX bytes, every
+ * one hashed and looked up) against n target chunks of that length whose
+ * digests match none. Hostile: they share their first 24 bytes with the
+ * digest of those zero chunks (a header is free to claim any digest).
+ * Returns the CPU seconds.
+ */
+static double time_unmatched_lookup(size_t n, bool hostile, uint64_t src_len)
+{
+	uint8_t *zeros = calloc(1, ZU_CHUNKER_MAX);
+	uint8_t zd[ZU_SHA256_LEN];
+	struct zu_err err = ZU_ERR_INIT;
+	struct zu_index_source src = { open("/dev/zero", O_RDONLY | O_CLOEXEC), src_len };
+	struct zu_seed_loc *locs = calloc(n, sizeof(*locs));
+	struct zu_index_params p = { .sources = &src, .n_sources = 1 };
+	struct zu_index_stats st;
+	struct zu_header h;
+	double t0;
+
+	assert_true(src.fd >= 0);
+	assert_non_null(zeros);
+	assert_non_null(locs);
+	assert_int_equal(zu_sha256_buf(zeros, ZU_CHUNKER_MAX, zd, &err), 0);
+	header_init(&h, n);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *d = h.chunks[i].udigest;
+
+		h.chunks[i].len = ZU_CHUNKER_MAX;
+		if (hostile) {
+			memcpy(d, zd, ZU_SHA256_LEN); /* the source's digest up to byte 24 */
+			d[24] ^= 0x80;
+			for (size_t k = 1; k < 8; k++)
+				d[24 + k] = (uint8_t)(test_rng_next(&rng_state) >> (8 * k));
+		} else {
+			for (size_t k = 0; k < ZU_SHA256_LEN; k++)
+				d[k] = (uint8_t)test_rng_next(&rng_state);
+		}
+	}
+	p.h = &h;
+	t0 = cpu_seconds();
+	assert_int_equal(zu_index_run(&p, locs, &st, &err), 0);
+	t0 = cpu_seconds() - t0;
+	close(src.fd);
+	assert_int_equal(st.n_found, 0);
+	assert_true(st.bytes_hashed == src_len); /* every source chunk was looked up */
+	zu_header_fini(&h);
+	free(locs);
+	free(zeros);
+	return t0;
+}
+
+/*
+ * Regression: the lookup keyed on the first 8 digest bytes and walked the run
+ * of equal keys with memcmp, so a header whose digests share a prefix made
+ * every lookup cost O(n) (900k such entries: 87 s for 300 MB of zeros). Now
+ * ties are broken by the whole digest and lookups are binary searches: the
+ * hostile header costs about what an honest one of the same size does.
+ */
+static void index_cost_does_not_depend_on_shared_digest_prefixes(void **state)
+{
+	const size_t n = 400000;
+	const uint64_t src_len = 512 * MIB;
+	double honest, hostile;
+
+	(void)state;
+	honest = time_unmatched_lookup(n, false, src_len);
+	hostile = time_unmatched_lookup(n, true, src_len);
+	print_message("index of %" PRIu64 " MiB of zeros against %zu chunks: honest %.3f s, "
+		      "shared prefixes %.3f s (CPU)\n", src_len / MIB, n, honest, hostile);
+	assert_true(hostile < 3 * honest + 0.5);
 }
 
 int main(void)
@@ -566,6 +655,7 @@ int main(void)
 		cmocka_unit_test(index_stops_reading_when_all_found_and_reports_progress),
 		cmocka_unit_test(index_handles_empty_header_and_empty_chunks),
 		cmocka_unit_test(index_reports_short_source_and_bad_arguments),
+		cmocka_unit_test(index_cost_does_not_depend_on_shared_digest_prefixes),
 	};
 
 	rng_state = test_rng_seed(SEED);

@@ -495,6 +495,132 @@ static void make_rejects_bad_thread_count_and_level(void **state)
 	assert_int_equal(count_entries(f->dir), before);
 }
 
+/*
+ * Test-only interposition: this program's rename() wins over libc's for the
+ * library linked into it, so a commit can be made to fail at its last step.
+ */
+static const char *fail_rename_to;
+
+int rename(const char *from, const char *to)
+{
+	if (fail_rename_to && strcmp(to, fail_rename_to) == 0) {
+		errno = EIO;
+		return -1;
+	}
+	return renameat(AT_FDCWD, from, AT_FDCWD, to);
+}
+
+/*
+ * Regression (issue 7): the detached header was written (replacing a file
+ * already at its path) before the .zck's rename, and removed when that
+ * failed: the file that was there was lost. Now nothing at either path
+ * changes unless the .zck is in place.
+ */
+static void make_failed_commit_keeps_a_file_at_the_header_path(void **state)
+{
+	struct fixture *f = *state;
+	char out[256], hdr[256];
+	struct zu_make_params p = { .level = 3, .threads = 2 };
+	struct zu_make_result res;
+	struct zu_err err = ZU_ERR_INIT;
+	uint8_t *got;
+	size_t n;
+
+	path_in(f, "commit.zck", out, sizeof(out));
+	path_in(f, "commit.zckh", hdr, sizeof(hdr));
+	write_file(hdr, "previous header", 15);
+	p.image = f->image;
+	p.output = out;
+	p.header_out = hdr;
+	fail_rename_to = out;
+	assert_int_equal(zu_make_run(&p, &res, &err), -EIO);
+	fail_rename_to = NULL;
+	assert_int_equal(access(out, F_OK), -1);
+	got = read_file(hdr, &n);
+	assert_int_equal(n, 15);
+	assert_memory_equal(got, "previous header", 15);
+	free(got);
+}
+
+/*
+ * Regression (issue 7): make ignored the limits apply enforces and could
+ * write a header every device refuses. Refused up front when the image is
+ * too large for any chunking, early (before any output) otherwise.
+ */
+static void make_refuses_what_apply_would_refuse(void **state)
+{
+	struct fixture *f = *state;
+	char out[256];
+	struct zu_limits lim = ZU_LIMITS_DEFAULT;
+	struct zu_make_params p = { .level = 3, .threads = 2, .lim = &lim };
+	struct zu_make_result res;
+	struct zu_err err = ZU_ERR_INIT;
+	struct zu_header h;
+	uint8_t *zck;
+	size_t n;
+
+	path_in(f, "limits.zck", out, sizeof(out));
+	p.image = f->image;
+	p.output = out;
+	/* up front: IMAGE_LEN / 128 KiB chunks at least, more than 3 allowed */
+	lim.max_chunks = 3;
+	assert_int_equal(zu_make_run(&p, &res, &err), -EOVERFLOW);
+	assert_non_null(strstr(err.msg, "split the image"));
+	assert_int_equal(access(out, F_OK), -1);
+	/* while cutting: a header limit that the minimum fits but the real chunks do not */
+	lim = (struct zu_limits)ZU_LIMITS_DEFAULT;
+	lim.max_header = 256 + (IMAGE_LEN / 131072) * 66 + 100;
+	assert_int_equal(zu_make_run(&p, &res, &err), -EOVERFLOW);
+	assert_non_null(strstr(err.msg, "header bytes zckup apply enforces"));
+	assert_int_equal(access(out, F_OK), -1);
+	/* a header made within limits parses with those limits */
+	lim = (struct zu_limits)ZU_LIMITS_DEFAULT;
+	assert_int_equal(zu_make_run(&p, &res, &err), 0);
+	lim.max_header = res.header_len;
+	lim.max_chunks = res.n_chunks + 1;
+	zck = read_file(out, &n);
+	assert_int_equal(zu_header_parse(&h, zck, res.header_len, &lim, &err), 0);
+	zu_header_fini(&h);
+	free(zck);
+	/* one chunk fewer allowed: make refuses it */
+	lim.max_chunks = res.n_chunks;
+	unlink(out);
+	assert_int_equal(zu_make_run(&p, &res, &err), -EOVERFLOW);
+	assert_int_equal(access(out, F_OK), -1);
+}
+
+/* Regression (issue 7): `make IMG -o IMG` replaced the image. */
+static void make_refuses_output_or_header_that_is_the_image(void **state)
+{
+	struct fixture *f = *state;
+	char lnk[256];
+	struct zu_make_params p = { .level = 3, .threads = 2 };
+	struct zu_make_result res;
+	struct zu_err err = ZU_ERR_INIT;
+
+	path_in(f, "image-link", lnk, sizeof(lnk));
+	assert_int_equal(symlink(f->image, lnk), 0);
+	p.image = f->image;
+	p.output = f->image;
+	assert_int_equal(zu_make_run(&p, &res, &err), -EINVAL);
+	p.output = lnk; /* another name for the same file */
+	assert_int_equal(zu_make_run(&p, &res, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "same file"));
+	p.output = "/tmp/never-written.zck";
+	p.header_out = lnk;
+	assert_int_equal(zu_make_run(&p, &res, &err), -EINVAL);
+	unlink(lnk);
+	assert_int_equal(access(p.output, F_OK), -1);
+	{
+		size_t n;
+		uint8_t *img = read_file(f->image, &n);
+
+		assert_int_equal(n, IMAGE_LEN);
+		assert_memory_equal(img, f->bytes, IMAGE_LEN);
+		free(img);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +633,9 @@ int main(void)
 		cmocka_unit_test(make_replaces_an_existing_output),
 		cmocka_unit_test(make_reports_progress_up_to_the_image_size),
 		cmocka_unit_test(make_rejects_bad_thread_count_and_level),
+		cmocka_unit_test(make_failed_commit_keeps_a_file_at_the_header_path),
+		cmocka_unit_test(make_refuses_what_apply_would_refuse),
+		cmocka_unit_test(make_refuses_output_or_header_that_is_the_image),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

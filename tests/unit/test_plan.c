@@ -23,6 +23,7 @@
 struct fixture {
 	struct zu_header h;
 	struct zu_chunk chunks[MAX_CHUNKS];
+	uint8_t digests[MAX_CHUNKS][2 * ZU_DIGEST_LEN];
 	struct zu_seed_loc locs[MAX_CHUNKS];
 	struct zu_plan plan;
 	struct zu_err err;
@@ -61,6 +62,7 @@ static void layout(struct fixture *f, const uint64_t *comp_lens, size_t n, uint6
 	for (size_t i = 0; i < n; i++) {
 		f->chunks[i] = (struct zu_chunk){
 			.file_offset = off, .comp_len = comp_lens[i], .len = 3 * comp_lens[i] + 1,
+			.digest = f->digests[i], .udigest = f->digests[i] + ZU_DIGEST_LEN,
 		};
 		memset(f->chunks[i].udigest, (int)(i & 0xff), ZU_DIGEST_LEN);
 		off += comp_lens[i];

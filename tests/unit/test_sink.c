@@ -73,6 +73,15 @@ static void read_all(const char *path, uint8_t *buf, size_t n)
 	close(fd);
 }
 
+static void read_at(const char *path, off_t off, uint8_t *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, n, off), (ssize_t)n);
+	close(fd);
+}
+
 static void write_file(const char *path, uint8_t byte, size_t n)
 {
 	uint8_t buf[4096];
@@ -152,9 +161,10 @@ static void sink_raw_abort_empties_file_it_created(void **state)
 	tmp_name(path, sizeof(path), "abort");
 	memset(x, 'x', sizeof(x));
 	assert_int_equal(raw_open(path, 0, 0, &s, &err), 0);
-	/* even when every byte was written (a failed whole-image check) */
-	assert_int_equal(s.ops->write_at(s.priv, 0, x, sizeof(x), &err), 0);
-	assert_int_equal(file_size(path), 500);
+	/* even when every byte was written (a failed whole-image check); past the head,
+	 * which is held until commit */
+	assert_int_equal(s.ops->write_at(s.priv, ZU_RAW_HEAD, x, sizeof(x), &err), 0);
+	assert_int_equal(file_size(path), ZU_RAW_HEAD + 500);
 	s.ops->abort(s.priv);
 	zu_sink_free(&s);
 	assert_int_equal(file_size(path), 0);
@@ -289,12 +299,12 @@ static void sink_raw_abort_keeps_partial_file_it_created(void **state)
 	(void)state;
 	tmp_name(path, sizeof(path), "partial");
 	memset(x, 'x', sizeof(x));
-	assert_int_equal(raw_open(path, 0, 1000, &s, &err), 0);
-	assert_int_equal(s.ops->write_at(s.priv, 0, x, sizeof(x), &err), 0);
+	assert_int_equal(raw_open(path, 0, ZU_RAW_HEAD + 1000, &s, &err), 0);
+	assert_int_equal(s.ops->write_at(s.priv, ZU_RAW_HEAD, x, sizeof(x), &err), 0);
 	s.ops->abort(s.priv);
 	zu_sink_free(&s);
-	assert_int_equal(file_size(path), 500);
-	read_all(path, got, sizeof(got));
+	assert_int_equal(file_size(path), ZU_RAW_HEAD + 500);
+	read_at(path, ZU_RAW_HEAD, got, sizeof(got));
 	assert_memory_equal(got, x, sizeof(x));
 	unlink(path);
 }
@@ -309,14 +319,66 @@ static void sink_raw_abort_empties_created_file_at_full_size_with_offset(void **
 	(void)state;
 	tmp_name(path, sizeof(path), "full");
 	memset(x, 'x', sizeof(x));
-	assert_int_equal(raw_open(path, 100, 300, &s, &err), 0);
-	assert_int_equal(s.ops->write_at(s.priv, 0, x, 200, &err), 0);
-	assert_int_equal(s.ops->write_at(s.priv, 200, x + 200, 100, &err), 0);
-	assert_int_equal(file_size(path), 400);
+	assert_int_equal(raw_open(path, 100, ZU_RAW_HEAD + 300, &s, &err), 0);
+	assert_int_equal(s.ops->write_at(s.priv, ZU_RAW_HEAD, x, 200, &err), 0);
+	assert_int_equal(s.ops->write_at(s.priv, ZU_RAW_HEAD + 200, x + 200, 100, &err), 0);
+	assert_int_equal(file_size(path), 100 + ZU_RAW_HEAD + 300);
 	/* say the whole-image digest did not match */
 	s.ops->abort(s.priv);
 	zu_sink_free(&s);
 	assert_int_equal(file_size(path), 0);
+	unlink(path);
+}
+
+/*
+ * Regression (issue 7): a failed run onto a file that existed before left it
+ * looking complete. The head (first ZU_RAW_HEAD bytes of the image) is held
+ * until commit and zeroed in the target before the first write beyond it.
+ */
+static void sink_raw_failed_run_leaves_head_zeroed_commit_writes_it(void **state)
+{
+	struct zu_sink s = { 0 };
+	struct zu_err err = ZU_ERR_INIT;
+	char path[96];
+	uint8_t h[ZU_RAW_HEAD + 904], x[3000], got[ZU_RAW_HEAD + 904];
+
+	(void)state;
+	tmp_name(path, sizeof(path), "head");
+	for (int k = 0; k < 4; k++) { /* an old image, complete-looking */
+		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		uint8_t o[4096];
+
+		memset(o, 'o', sizeof(o));
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, o, sizeof(o)), (ssize_t)sizeof(o));
+		close(fd);
+	}
+	memset(h, 'h', sizeof(h));
+	memset(x, 'x', sizeof(x));
+	assert_int_equal(raw_open(path, 0, 16384, &s, &err), 0);
+	assert_int_equal(s.ops->write_at(s.priv, 0, h, sizeof(h), &err), 0);
+	read_at(path, 0, got, sizeof(got));
+	for (size_t i = 0; i < sizeof(got); i++)
+		assert_int_equal(got[i], 'o'); /* held: nothing written yet */
+	assert_int_equal(s.ops->write_at(s.priv, sizeof(h), x, sizeof(x), &err), 0);
+	read_at(path, 0, got, sizeof(got));
+	for (size_t i = 0; i < sizeof(got); i++)
+		assert_int_equal(got[i], i < ZU_RAW_HEAD ? 0 : 'o');
+	/* a digest mismatch, the network, a cancel: the first block stays zero */
+	s.ops->abort(s.priv);
+	zu_sink_free(&s);
+	assert_int_equal(file_size(path), 16384);
+	read_at(path, 0, got, sizeof(got));
+	for (size_t i = 0; i < ZU_RAW_HEAD; i++)
+		assert_int_equal(got[i], 0);
+	/* a run that commits writes the head last */
+	assert_int_equal(raw_open(path, 0, 16384, &s, &err), 0);
+	assert_int_equal(s.ops->write_at(s.priv, 0, h, sizeof(h), &err), 0);
+	assert_int_equal(s.ops->write_at(s.priv, sizeof(h), x, sizeof(x), &err), 0);
+	assert_int_equal(s.ops->commit(s.priv, 16384, &err), 0);
+	zu_sink_free(&s);
+	read_at(path, 0, got, sizeof(got));
+	assert_memory_equal(got, h, sizeof(h));
 	unlink(path);
 }
 
@@ -524,12 +586,12 @@ static void sink_exec_refuses_out_of_order_write(void **state)
 
 	(void)state;
 	assert_int_equal(zu_sink_exec_open("cat >/dev/null", &s, &err), 0);
-	assert_int_equal(s.ops->write_at(s.priv, 10, x, sizeof(x), &err), -EINVAL);
+	assert_int_equal(s.ops->write_at(s.priv, 10, x, sizeof(x), &err), -ENOTRECOVERABLE);
 	assert_non_null(strstr(err.msg, "in order"));
 	assert_int_equal(s.ops->write_at(s.priv, 0, x, sizeof(x), &err), 0);
-	assert_int_equal(s.ops->write_at(s.priv, 5, x, sizeof(x), &err), -EINVAL);
+	assert_int_equal(s.ops->write_at(s.priv, 5, x, sizeof(x), &err), -ENOTRECOVERABLE);
 	/* a commit that does not match what was written is refused too */
-	assert_int_equal(s.ops->commit(s.priv, 20, &err), -EINVAL);
+	assert_int_equal(s.ops->commit(s.priv, 20, &err), -ENOTRECOVERABLE);
 	s.ops->abort(s.priv);
 	zu_sink_free(&s);
 }
@@ -723,9 +785,9 @@ static void sink_fd_refuses_gaps_and_short_commit(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(zu_sink_fd_open(fd, "null", &s, &err), 0);
 	assert_int_equal(s.ops->write_at(s.priv, 0, x, sizeof(x), &err), 0);
-	assert_int_equal(s.ops->write_at(s.priv, 20, x, sizeof(x), &err), -EINVAL);
+	assert_int_equal(s.ops->write_at(s.priv, 20, x, sizeof(x), &err), -ENOTRECOVERABLE);
 	assert_non_null(strstr(err.msg, "in order"));
-	assert_int_equal(s.ops->commit(s.priv, 30, &err), -EINVAL);
+	assert_int_equal(s.ops->commit(s.priv, 30, &err), -ENOTRECOVERABLE);
 	assert_int_equal(s.ops->commit(s.priv, 10, &err), 0);
 	zu_sink_free(&s);
 	close(fd);
@@ -748,6 +810,7 @@ int main(void)
 		cmocka_unit_test(sink_raw_abort_keeps_partial_file_it_created),
 		cmocka_unit_test(sink_raw_abort_empties_created_file_at_full_size_with_offset),
 		cmocka_unit_test(sink_raw_abort_after_failed_commit_keeps_partial_file),
+		cmocka_unit_test(sink_raw_failed_run_leaves_head_zeroed_commit_writes_it),
 		cmocka_unit_test(sink_raw_refuses_offset_overflow),
 		cmocka_unit_test(sink_exec_delivers_identical_bytes),
 		cmocka_unit_test(sink_exec_commit_reports_exit_status),

@@ -16,7 +16,6 @@
 #include "fetch/frame.h"
 #include "io.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -194,8 +193,8 @@ void zu_downloader_main(int sock, const char *url, const struct zu_net_cfg *cfg)
 		die(sock, &err);
 	sock = SOCK_FD;
 	r = drop_privileges(cfg->user, &err);
-	if (r == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		r = zu_err_set(&err, -EIO, "libcurl initialisation failed");
+	if (r == 0)
+		r = zu_http_global_init(&err);
 	if (r == 0)
 		r = zu_http_new(url, cfg, &tls, &e, &err);
 	if (r < 0)

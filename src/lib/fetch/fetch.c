@@ -74,9 +74,9 @@ static int check_ranges(const struct zu_range *r, size_t n, struct zu_err *err)
 
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].len == 0)
-			return zu_err_set(err, -EINVAL, "range %zu is empty", i);
+			return zu_err_set(err, -ENOTRECOVERABLE, "range %zu is empty", i);
 		if (i > 0 && r[i].off < end)
-			return zu_err_set(err, -EINVAL,
+			return zu_err_set(err, -ENOTRECOVERABLE,
 					  "range %zu at %" PRIu64 " overlaps or precedes the one "
 					  "ending at %" PRIu64, i, r[i].off, end);
 		if (zu_add_overflow(r[i].off, r[i].len, &end))
@@ -90,9 +90,9 @@ int zu_fetch_request(struct zu_fetch *f, const struct zu_range *r, size_t n, str
 	int ret;
 
 	if (f->ranges)
-		return zu_err_set(err, -EINVAL, "a batch is still being received");
+		return zu_err_set(err, -ENOTRECOVERABLE, "a batch is still being received");
 	if (n == 0)
-		return zu_err_set(err, -EINVAL, "request without ranges");
+		return zu_err_set(err, -ENOTRECOVERABLE, "request without ranges");
 	ret = check_ranges(r, n, err);
 	if (ret < 0)
 		return ret;
@@ -175,7 +175,7 @@ ssize_t zu_fetch_read_head(struct zu_fetch *f, void *buf, size_t n, struct zu_er
 	ssize_t got;
 
 	if (f->ranges)
-		return zu_err_set(err, -EINVAL, "a batch is still being received");
+		return zu_err_set(err, -ENOTRECOVERABLE, "a batch is still being received");
 	got = f->ops->read_head(f->priv, buf, n, err);
 	if (got < 0)
 		return zu_err_prefix(err, "%s", f->ops->name);

@@ -20,6 +20,7 @@
 #include "fetch/frame.h"
 #include "zu_limits.h"
 #include "plan.h"
+#include "progress.h"
 
 /* How to reach a remote .zck (ignored for local files). */
 struct zu_net_cfg {
@@ -33,7 +34,7 @@ struct zu_net_cfg {
 	const char *const *headers;  /* extra request headers "Name: value" */
 	size_t n_headers;
 	const char *user;            /* the downloader's user; NULL = nobody when root */
-	const volatile sig_atomic_t *cancel; /* the caller's stop request */
+	const zu_cancel_t *cancel; /* the caller's stop request */
 };
 
 #define ZU_NET_DEFAULT_CONNECTIONS 4u
@@ -110,7 +111,7 @@ int zu_fetch_proc_open(const char *url, const struct zu_net_cfg *net, struct zu_
  * The privileged side on an already connected socket (owned from now on);
  * pid is reaped on free when > 0. For tests that play the downloader.
  */
-int zu_fetch_proc_attach(int sock, pid_t pid, const volatile sig_atomic_t *cancel,
+int zu_fetch_proc_attach(int sock, pid_t pid, const zu_cancel_t *cancel,
 			 struct zu_fetch *f, struct zu_err *err) __attribute__((warn_unused_result));
 
 #endif

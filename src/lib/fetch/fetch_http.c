@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include "fetch/fetch_http.h"
+#include "fetch/fetch_window.h"
 #include "fetch/multipart.h"
 #include "io.h"
 #include "zckup.h"
@@ -33,11 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SLOT_BYTES ZU_PLAN_REQUEST_BYTES
-#define WINDOW_BYTES (16u << 20)
-#define WINDOW_SLOTS 64u
 #define XFERS_MAX 16u
 #define EPILOGUE_MAX (64u << 10)
 #define SPAN_GAP (64u << 10)      /* gap worth a request's round trip on a single-range server */
@@ -49,30 +50,12 @@
 
 struct xfer;
 
-struct piece {
-	uint64_t off, len;  /* in the resource */
-	uint64_t got;       /* bytes received from off on */
-	size_t at;          /* where in the slot buffer */
-	struct xfer *claim; /* transfer asking for it now */
-};
-
-struct slot {
-	struct piece *pieces;
-	size_t n;
-	uint8_t *buf;
-	uint64_t bytes;
-	size_t out_piece;   /* delivery: first piece not completely written out */
-	uint64_t out_got;   /* bytes of it written out */
-	unsigned fails;     /* transfers in a row that brought nothing */
-	double retry_at;
-};
-
 enum answer { ANS_NONE, ANS_MULTI, ANS_SINGLE, ANS_WHOLE, ANS_DROP };
 
 struct xfer {
 	struct zu_http *e;
 	CURL *easy;
-	struct slot *slot;      /* NULL for the whole-file stream */
+	struct zu_slot *slot;      /* NULL for the whole-file stream */
 	size_t n_asked;         /* ranges in the request */
 	uint64_t asked_bytes;
 	char *range;            /* CURLOPT_RANGE value */
@@ -126,11 +109,7 @@ struct zu_http {
 	bool head;
 	struct zu_frame_range head_range; /* a head job's range, cut at the end of the resource */
 	int out_fd;
-	size_t make_ri;                  /* slot creation cursor: range index... */
-	uint64_t make_off;               /* ...and absolute offset in it */
-	struct slot *win[WINDOW_SLOTS];  /* slots in resource order */
-	size_t n_win;
-	uint64_t win_bytes;
+	struct zu_window w;              /* the slots being filled and written out */
 	struct xfer *xf[XFERS_MAX];
 	size_t n_xf;
 	/* whole-file mode: the next byte to write out */
@@ -161,8 +140,9 @@ static void set_fatal(struct zu_http *e, const struct zu_err *err)
 
 /* ---- output --------------------------------------------------------------- */
 
-static int emit(struct zu_http *e, uint64_t off, const uint8_t *p, uint64_t n)
+static int emit(void *user, uint64_t off, const uint8_t *p, uint64_t n)
 {
+	struct zu_http *e = user;
 	struct zu_err err = ZU_ERR_INIT;
 
 	while (n) {
@@ -188,128 +168,15 @@ static int emit(struct zu_http *e, uint64_t off, const uint8_t *p, uint64_t n)
 	return 0;
 }
 
-/* Writes out what the head slots hold in order; frees slots written out whole. */
+/* Writes out what the head slots hold, in order. */
 static int deliver(struct zu_http *e)
 {
-	while (e->n_win) {
-		struct slot *s = e->win[0];
-
-		while (s->out_piece < s->n) {
-			struct piece *p = &s->pieces[s->out_piece];
-
-			if (p->got > s->out_got) {
-				if (emit(e, p->off + s->out_got, s->buf + p->at + s->out_got,
-					 p->got - s->out_got) < 0)
-					return e->fatal;
-				s->out_got = p->got;
-			}
-			if (s->out_got < p->len)
-				return 0;
-			s->out_piece++;
-			s->out_got = 0;
-		}
-		for (size_t i = 0; i < e->n_xf; i++)
-			if (e->xf[i]->slot == s)
-				return 0; /* a transfer still points into it (an extra part may come) */
-		e->win_bytes -= s->bytes;
-		free(s->pieces);
-		free(s->buf);
-		free(s);
-		memmove(e->win, e->win + 1, (e->n_win - 1) * sizeof(e->win[0]));
-		e->n_win--;
-	}
-	return 0;
+	return zu_window_deliver(&e->w, emit, e) < 0 ? e->fatal : 0;
 }
-
-/* ---- slots ----------------------------------------------------------------- */
 
 static uint64_t range_end(const struct zu_frame_range *r)
 {
 	return r->off + r->len;
-}
-
-/* Cuts the next slot from the creation cursor: up to max pieces and SLOT_BYTES. */
-static int make_slot(struct zu_http *e)
-{
-	struct slot *s;
-	size_t cap = ZU_LIMITS_MAX_RANGES;
-
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->pieces = calloc(cap, sizeof(*s->pieces));
-	if (!s->pieces) {
-		free(s);
-		return -ENOMEM;
-	}
-	while (s->n < cap && s->bytes < SLOT_BYTES && e->make_ri < e->n) {
-		const struct zu_frame_range *r = &e->r[e->make_ri];
-		uint64_t left = range_end(r) - e->make_off;
-		uint64_t take = left < SLOT_BYTES - s->bytes ? left : SLOT_BYTES - s->bytes;
-		struct piece *p = &s->pieces[s->n++];
-
-		p->off = e->make_off;
-		p->len = take;
-		p->at = (size_t)s->bytes;
-		s->bytes += take;
-		e->make_off += take;
-		if (e->make_off == range_end(r) && ++e->make_ri < e->n)
-			e->make_off = e->r[e->make_ri].off;
-	}
-	s->buf = malloc(s->bytes ? (size_t)s->bytes : 1);
-	if (!s->buf) {
-		free(s->pieces);
-		free(s);
-		return -ENOMEM;
-	}
-	e->win[e->n_win++] = s;
-	e->win_bytes += s->bytes;
-	return 0;
-}
-
-static bool making_done(const struct zu_http *e)
-{
-	return e->make_ri >= e->n;
-}
-
-/*
- * Places resource bytes [off, off+n) where a piece's received prefix ends;
- * everything else is dropped. Bytes that repeat ones already received must
- * be the same (*out_conflict otherwise: a server contradicting itself).
- * Returns the bytes placed.
- */
-static uint64_t place(struct zu_http *e, uint64_t off, const uint8_t *p, size_t n,
-		      bool *out_conflict)
-{
-	uint64_t end = off + n, placed = 0;
-
-	for (size_t w = 0; w < e->n_win; w++) {
-		struct slot *s = e->win[w];
-
-		if (!s->n || s->pieces[0].off >= end)
-			break;
-		if (s->pieces[s->n - 1].off + s->pieces[s->n - 1].len <= off)
-			continue;
-		for (size_t i = 0; i < s->n; i++) {
-			struct piece *pc = &s->pieces[i];
-			uint64_t want = pc->off + pc->got, stop;
-			uint64_t from = off > pc->off ? off : pc->off;
-			uint64_t to = end < want ? end : want;
-
-			if (from < to && memcmp(s->buf + pc->at + (from - pc->off), p + (from - off),
-						(size_t)(to - from)))
-				*out_conflict = true;
-			if (pc->got == pc->len || want < off || want >= end)
-				continue;
-			stop = end < pc->off + pc->len ? end : pc->off + pc->len;
-			memcpy(s->buf + pc->at + pc->got, p + (want - off), (size_t)(stop - want));
-			pc->got += stop - want;
-			placed += stop - want;
-		}
-	}
-	e->st.payload_bytes += placed;
-	e->st.unasked_bytes += n - placed;
-	return placed;
 }
 
 /* ---- validators ------------------------------------------------------------- */
@@ -356,24 +223,10 @@ oom:
 /* A head job asks for more than a small resource may hold: cut it to what exists. */
 static void clip_head(struct zu_http *e)
 {
-	struct zu_frame_range *r = &e->head_range;
-
-	if (!e->head || e->size == UINT64_MAX || range_end(r) <= e->size)
+	if (!e->head || e->size == UINT64_MAX)
 		return;
-	r->len = e->size > r->off ? e->size - r->off : 0;
-	if (!r->len)
-		e->n = 0;
-	for (size_t w = 0; w < e->n_win; w++)
-		for (size_t i = 0; i < e->win[w]->n; i++) {
-			struct piece *p = &e->win[w]->pieces[i];
-
-			if (p->off + p->len > e->size)
-				p->len = e->size > p->off ? e->size - p->off : 0;
-			if (p->got > p->len)
-				p->got = p->len;
-		}
-	if (e->make_ri < e->n && e->make_off >= range_end(r))
-		e->make_ri = e->n;
+	zu_window_clip(&e->w, &e->head_range, e->size);
+	e->n = e->w.n;
 }
 
 /*
@@ -465,7 +318,9 @@ static int xfer_place(struct xfer *x, uint64_t off, const uint8_t *p, size_t n)
 	uint64_t placed;
 
 	x->last_byte = now_s();
-	placed = place(x->e, off, p, n, &conflict);
+	placed = zu_window_place(&x->e->w, off, p, n, &conflict);
+	x->e->st.payload_bytes += placed;
+	x->e->st.unasked_bytes += n - placed;
 	x->placed += placed;
 	x->part_placed += placed;
 	if (conflict) {
@@ -520,18 +375,9 @@ static void go_whole(struct zu_http *e, struct xfer *x)
 
 	deliver(e);
 	cancel_others(e, x);
-	/* the first byte not yet written out */
-	next = e->make_ri < e->n ? e->make_off : UINT64_MAX;
-	for (size_t i = 0; i < e->n_win; i++) {
-		struct slot *s = e->win[i];
-
-		if (s->out_piece < s->n) {
-			next = s->pieces[s->out_piece].off + s->out_got;
-			break;
-		}
-	}
-	for (size_t i = 0; i < e->n_win; i++) {
-		struct slot *s = e->win[i];
+	next = zu_window_next_out(&e->w);
+	for (size_t i = 0; i < e->w.n_slots; i++) {
+		struct zu_slot *s = e->w.slot[i];
 
 		for (size_t k = 0; k < s->n; k++)
 			s->pieces[k].claim = NULL;
@@ -542,8 +388,9 @@ static void go_whole(struct zu_http *e, struct xfer *x)
 	e->out_off = e->out_ri < e->n && next > e->r[e->out_ri].off ? next
 			: (e->out_ri < e->n ? e->r[e->out_ri].off : 0);
 	/* the slots stay allocated until their transfers are gone; nothing more goes into them */
-	e->make_ri = e->n;
+	zu_window_stop_cutting(&e->w);
 	e->mode = ZU_FETCH_MODE_WHOLE;
+	x->slot->users--;
 	x->slot = NULL;
 	x->ans = ANS_WHOLE;
 	x->body = 0;
@@ -568,8 +415,10 @@ static int classify(struct xfer *x)
 				r = check_resource(e, x, UINT64_MAX, &x->err);
 				if (r == 0)
 					r = zu_mp_init(&x->mp, boundary, &mp_cb, x, &x->err);
-				if (r == 0)
+				if (r == 0) {
 					x->ans = ANS_MULTI;
+					e->probing = false; /* it serves several ranges per request */
+				}
 				return r;
 			}
 		}
@@ -585,6 +434,8 @@ static int classify(struct xfer *x)
 		x->single_off = first;
 		x->single_end = last + 1;
 		x->ans = ANS_SINGLE;
+		if (e->max_ranges == 1)
+			e->probing = false; /* single ranges, as asked */
 		x->in_part = true;
 		x->part_first = first;
 		x->part_last = last;
@@ -824,7 +675,7 @@ static int set_common(struct zu_http *e, CURL *c, struct xfer *x)
 }
 
 /* "a-b,c-d,..." for the pieces claimed, or one "a-b" spanning them all. */
-static char *range_value(const struct piece *const *pc, size_t n, bool span)
+static char *range_value(const struct zu_piece *const *pc, size_t n, bool span)
 {
 	size_t cap = n * 44 + 1, len = 0;
 	char *s = malloc(cap);
@@ -849,6 +700,8 @@ static void xfer_free(struct xfer *x)
 {
 	if (!x)
 		return;
+	if (x->slot)
+		x->slot->users--;
 	if (x->easy) {
 		curl_multi_remove_handle(x->e->multi, x->easy);
 		curl_easy_cleanup(x->easy);
@@ -857,7 +710,7 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
-static int xfer_start(struct zu_http *e, struct slot *s, const struct piece **claim, size_t n,
+static int xfer_start(struct zu_http *e, struct zu_slot *s, const struct zu_piece **claim, size_t n,
 		      bool span)
 {
 	struct xfer *x = calloc(1, sizeof(*x));
@@ -892,11 +745,13 @@ static int xfer_start(struct zu_http *e, struct slot *s, const struct piece **cl
 		return r;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct piece *p = (struct piece *)claim[i];
+		struct zu_piece *p = (struct zu_piece *)claim[i];
 
 		p->claim = x;
 		x->asked_bytes += p->len - p->got;
 	}
+	if (s)
+		s->users++;
 	e->xf[e->n_xf++] = x;
 	e->st.requests++;
 	e->st.ranges += x->n_asked ? x->n_asked : 1;
@@ -912,14 +767,14 @@ static unsigned backoff_ms(unsigned fails)
 	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
 }
 
-static bool claimable(const struct piece *p)
+static bool claimable(const struct zu_piece *p)
 {
 	return p->got < p->len && !p->claim;
 }
 
 /* Up to max_ranges missing pieces from *i on, for one multi-range request. */
-static size_t claim_many(const struct zu_http *e, struct slot *s, size_t *i,
-			 const struct piece **claim)
+static size_t claim_many(const struct zu_http *e, struct zu_slot *s, size_t *i,
+			 const struct zu_piece **claim)
 {
 	size_t k = 0;
 
@@ -934,7 +789,7 @@ static size_t claim_many(const struct zu_http *e, struct slot *s, size_t *i,
  * whose gaps are small, asked for as one range (the gap bytes are dropped),
  * so that small chunks do not each cost a request.
  */
-static size_t claim_span(struct slot *s, size_t *i, const struct piece **claim)
+static size_t claim_span(struct zu_slot *s, size_t *i, const struct zu_piece **claim)
 {
 	size_t k = 0;
 	uint64_t start = 0;
@@ -942,12 +797,12 @@ static size_t claim_span(struct slot *s, size_t *i, const struct piece **claim)
 	for (; *i < s->n && !claimable(&s->pieces[*i]); (*i)++)
 		;
 	for (; *i < s->n && k < ZU_LIMITS_MAX_RANGES; (*i)++) {
-		const struct piece *p = &s->pieces[*i];
+		const struct zu_piece *p = &s->pieces[*i];
 
 		if (!claimable(p))
 			break;
 		if (k) {
-			const struct piece *prev = claim[k - 1];
+			const struct zu_piece *prev = claim[k - 1];
 
 			if (p->got || p->off - (prev->off + prev->len) > SPAN_GAP ||
 			    p->off + p->len - start > SLOT_BYTES)
@@ -963,7 +818,7 @@ static size_t claim_span(struct slot *s, size_t *i, const struct piece **claim)
 /* Starts transfers for what is missing, within the window and the connections. */
 static int schedule(struct zu_http *e)
 {
-	const struct piece *claim[ZU_LIMITS_MAX_RANGES];
+	const struct zu_piece *claim[ZU_LIMITS_MAX_RANGES];
 	double now = now_s();
 	int r;
 
@@ -972,15 +827,12 @@ static int schedule(struct zu_http *e)
 			return xfer_start(e, NULL, NULL, 0, false);
 		return 0;
 	}
-	while (!making_done(e) && e->n_win < WINDOW_SLOTS &&
-	       (e->win_bytes + SLOT_BYTES <= WINDOW_BYTES || e->n_win == 0)) {
-		r = make_slot(e);
-		if (r < 0)
-			return r;
-	}
-	for (size_t w = 0; w < e->n_win && e->n_xf < e->cfg->connections &&
+	r = zu_window_grow(&e->w);
+	if (r < 0)
+		return r;
+	for (size_t w = 0; w < e->w.n_slots && e->n_xf < e->cfg->connections &&
 			   !(e->probing && e->n_xf); w++) {
-		struct slot *s = e->win[w];
+		struct zu_slot *s = e->w.slot[w];
 		size_t i = 0;
 
 		if (now < s->retry_at)
@@ -1047,8 +899,8 @@ static int curl_failure(struct xfer *x, CURLcode rc, bool *fatal)
 
 static void count_wire(struct zu_http *e, struct xfer *x)
 {
-	curl_off_t body = 0, sent = 0;
-	long hdr = 0, ver = 0;
+	curl_off_t body = 0;
+	long hdr = 0, sent = 0, ver = 0; /* CURLINFO_REQUEST_SIZE is a long, not a curl_off_t */
 
 	curl_easy_getinfo(x->easy, CURLINFO_HEADER_SIZE, &hdr);
 	curl_easy_getinfo(x->easy, CURLINFO_SIZE_DOWNLOAD_T, &body);
@@ -1072,9 +924,9 @@ static bool unclaim(struct zu_http *e, struct xfer *x, size_t *out_done)
 	bool complete = true;
 
 	*out_done = 0;
-	for (size_t w = 0; w < e->n_win; w++)
-		for (size_t i = 0; i < e->win[w]->n; i++) {
-			struct piece *p = &e->win[w]->pieces[i];
+	for (size_t w = 0; w < e->w.n_slots; w++)
+		for (size_t i = 0; i < e->w.slot[w]->n; i++) {
+			struct zu_piece *p = &e->w.slot[w]->pieces[i];
 
 			if (p->claim != x)
 				continue;
@@ -1147,7 +999,7 @@ static void xfer_done(struct zu_http *e, struct xfer *x, CURLcode rc)
 		e->max_ranges = done;
 		e->st.stepdowns++;
 	}
-	if (x->slot && !failed && (x->ans == ANS_MULTI || x->ans == ANS_SINGLE))
+	if (x->slot && !failed && complete && (x->ans == ANS_MULTI || x->ans == ANS_SINGLE))
 		e->probing = false; /* answered as asked: the step-down found its level */
 	if (x->slot && complete) {
 		x->slot->fails = 0;
@@ -1238,37 +1090,21 @@ static void drop_all(struct zu_http *e)
 	for (size_t i = 0; i < e->n_xf; i++)
 		xfer_free(e->xf[i]);
 	e->n_xf = 0;
-	for (size_t i = 0; i < e->n_win; i++) {
-		free(e->win[i]->pieces);
-		free(e->win[i]->buf);
-		free(e->win[i]);
-	}
-	e->n_win = 0;
-	e->win_bytes = 0;
+	zu_window_drop(&e->w, true);
 }
 
 static bool job_done(const struct zu_http *e)
 {
 	if (e->mode == ZU_FETCH_MODE_WHOLE)
 		return e->out_ri >= e->n;
-	return making_done(e) && e->n_win == 0;
+	return zu_window_done(&e->w);
 }
 
 /* Slots left behind by a switch to whole-file mode are freed once unreferenced. */
 static void drop_stale_slots(struct zu_http *e)
 {
-	if (e->mode != ZU_FETCH_MODE_WHOLE || !e->n_win)
-		return;
-	for (size_t i = 0; i < e->n_xf; i++)
-		if (e->xf[i]->slot)
-			return;
-	for (size_t i = 0; i < e->n_win; i++) {
-		free(e->win[i]->pieces);
-		free(e->win[i]->buf);
-		free(e->win[i]);
-	}
-	e->n_win = 0;
-	e->win_bytes = 0;
+	if (e->mode == ZU_FETCH_MODE_WHOLE)
+		zu_window_drop(&e->w, false);
 }
 
 int zu_http_run(struct zu_http *e, const struct zu_frame_range *r, size_t n, bool head,
@@ -1284,8 +1120,7 @@ int zu_http_run(struct zu_http *e, const struct zu_frame_range *r, size_t n, boo
 	e->n = n;
 	e->head = head;
 	e->out_fd = out_fd;
-	e->make_ri = 0;
-	e->make_off = n ? r[0].off : 0;
+	zu_window_start(&e->w, r, n);
 	e->out_ri = 0;
 	e->out_off = n ? r[0].off : 0;
 	e->whole_fails = 0;
@@ -1349,6 +1184,13 @@ void zu_http_stats(const struct zu_http *e, struct zu_fetch_stats *out)
 	out->connections = e->cfg->connections;
 }
 
+int zu_http_global_init(struct zu_err *err)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return zu_err_set(err, -EIO, "libcurl initialisation failed");
+	return 0;
+}
+
 int zu_http_new(const char *url, const struct zu_net_cfg *cfg, const struct zu_http_tls *tls,
 		struct zu_http **out, struct zu_err *err)
 {
@@ -1361,6 +1203,8 @@ int zu_http_new(const char *url, const struct zu_net_cfg *cfg, const struct zu_h
 	e->cfg = cfg;
 	e->tls = tls;
 	e->size = UINT64_MAX;
+	/* one multi-range request alone until the server shows it answers one in kind */
+	e->probing = true;
 	e->max_ranges = cfg->max_ranges ? cfg->max_ranges : ZU_LIMITS_MAX_RANGES;
 	if (e->max_ranges > ZU_LIMITS_MAX_RANGES)
 		e->max_ranges = ZU_LIMITS_MAX_RANGES;

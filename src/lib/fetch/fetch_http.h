@@ -28,6 +28,8 @@ struct zu_http_tls {
 
 struct zu_http;
 
+/* Once per process, before zu_http_new (libcurl's global initialisation). */
+int zu_http_global_init(struct zu_err *err) __attribute__((warn_unused_result));
 int zu_http_new(const char *url, const struct zu_net_cfg *cfg, const struct zu_http_tls *tls,
 		struct zu_http **out, struct zu_err *err) __attribute__((warn_unused_result));
 /*

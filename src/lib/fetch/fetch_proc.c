@@ -30,7 +30,7 @@
 struct proc_priv {
 	int sock;
 	pid_t pid;
-	const volatile sig_atomic_t *cancel;
+	const zu_cancel_t *cancel;
 	uint8_t *buf;             /* ZU_FRAME_DATA_MAX */
 	bool busy;                /* a job is running */
 	bool dead;                /* the downloader ended or broke the protocol */
@@ -45,7 +45,7 @@ static int wait_readable(struct proc_priv *p, struct zu_err *err)
 	for (;;) {
 		int r;
 
-		if (p->cancel && *p->cancel)
+		if (zu_cancel_requested(p->cancel))
 			return zu_err_set(err, -ECANCELED, "cancelled");
 		r = poll(&pfd, 1, POLL_SLICE_MS);
 		if (r > 0)
@@ -240,7 +240,7 @@ static const struct zu_fetch_ops zu_fetch_proc_ops = {
 _Static_assert(sizeof(struct zu_range) == sizeof(struct zu_frame_range),
 	       "plan ranges go to the downloader as frame ranges");
 
-int zu_fetch_proc_attach(int sock, pid_t pid, const volatile sig_atomic_t *cancel,
+int zu_fetch_proc_attach(int sock, pid_t pid, const zu_cancel_t *cancel,
 			 struct zu_fetch *f, struct zu_err *err)
 {
 	struct proc_priv *p = calloc(1, sizeof(*p));

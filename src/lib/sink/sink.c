@@ -16,3 +16,9 @@ void zu_sink_free(struct zu_sink *s)
 	s->ops = NULL;
 	s->priv = NULL;
 }
+
+void zu_sink_set_cancel(struct zu_sink *s, const zu_cancel_t *cancel)
+{
+	if (s && s->ops && s->ops->set_cancel)
+		s->ops->set_cancel(s->priv, cancel);
+}

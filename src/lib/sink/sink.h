@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "progress.h"
 
 struct zu_sink_ops {
 	const char *name;
@@ -25,6 +26,12 @@ struct zu_sink_ops {
 	 */
 	void (*abort)(void *priv);
 	void (*free)(void *priv);
+	/*
+	 * Optional: the caller's stop request, for sinks that can block for long
+	 * (a pipe nobody reads, a command still running at commit): they check
+	 * it while they wait and fail with -ECANCELED.
+	 */
+	void (*set_cancel)(void *priv, const zu_cancel_t *cancel);
 };
 
 struct zu_sink {
@@ -41,7 +48,14 @@ struct zu_sink {
  * Abort keeps partial progress (a re-run can reuse it) except that a file
  * this sink created is emptied once it reaches offset + image size, so a
  * failed update never leaves a file that looks complete.
+ *
+ * Writes into the first ZU_RAW_HEAD bytes of the image are held and written
+ * at commit; those bytes of the target are zeroed before the first write
+ * beyond them. So a run that does not commit leaves the target's first block
+ * zero once it wrote anything (sink_raw.c). The caller passes every chunk
+ * that overlaps the head when it writes anything (in-place ones included).
  */
+#define ZU_RAW_HEAD 4096
 struct zu_sink_raw_params {
 	const char *path;
 	uint64_t offset;     /* the image starts here in the target */
@@ -78,6 +92,8 @@ int zu_sink_exec_open(const char *cmd, struct zu_sink *out, struct zu_err *err)
  */
 int zu_sink_fd_open(int fd, const char *name, struct zu_sink *out, struct zu_err *err)
 	__attribute__((warn_unused_result));
+/* Passes the stop request to a sink that waits (ops->set_cancel); NULL-safe. */
+void zu_sink_set_cancel(struct zu_sink *s, const zu_cancel_t *cancel);
 /* Calls ops->free (NULL-safe, also on an unopened, zeroed sink). */
 void zu_sink_free(struct zu_sink *s);
 

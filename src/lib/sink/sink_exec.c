@@ -10,6 +10,21 @@
  * foreground group, so it cannot prompt there, and the host must turn Ctrl-C
  * into an abort. Its signal mask and SIGPIPE disposition are reset to
  * defaults, so it behaves as in a shell pipeline.
+ *
+ * Waiting is bounded by the caller's stop request: writes into the pipe never
+ * block in the kernel (our end is non-blocking; room is awaited with poll in
+ * 100 ms steps) and the wait for the exit at commit is a loop of the same
+ * steps, so a cancel while the command is stopped or still running is seen
+ * within one step, and abort then terminates its process group.
+ *
+ * If zckup itself dies (kill -9), the shell gets SIGKILL from the kernel
+ * (PR_SET_PDEATHSIG, set between fork and exec), and so does a command the
+ * shell execs in its place: it cannot take the end of its input for the end
+ * of a complete image and exit 0. Commands the shell forked (a pipeline, a
+ * list) lose their shell, so what follows them in CMD does not run; they
+ * themselves see the end of their input. PR_SET_PDEATHSIG follows the thread
+ * that started the command: zckup_apply() waits for the command before it
+ * returns, so that thread outlives it.
  */
 #include "config.h"
 
@@ -19,7 +34,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +54,7 @@ struct exec_priv {
 	int status;       /* exit status or signal number, with why */
 	uint64_t written; /* bytes accepted by the pipe */
 	char *cmd;        /* for messages; owned */
+	const zu_cancel_t *cancel; /* the caller's stop request, checked while we wait */
 };
 
 static void exec_close_pipe(struct exec_priv *s)
@@ -120,12 +136,12 @@ static int exec_write_at(void *priv, uint64_t off, const void *p, size_t n, stru
 	int r;
 
 	if (off != s->written)
-		return zu_err_set(err, -EINVAL,
+		return zu_err_set(err, -ENOTRECOVERABLE,
 				  "command '%s': stream sinks need bytes in order: offset %" PRIu64
 				  " after %" PRIu64 " bytes", s->cmd, off, s->written);
 	if (s->fd < 0)
 		return zu_err_set(err, -EINVAL, "command '%s': input already closed", s->cmd);
-	r = zu_stream_write(s->fd, p, n, &done, err);
+	r = zu_stream_write(s->fd, p, n, s->cancel, &done, err);
 	s->written += done;
 	if (r == 0)
 		return 0;
@@ -150,12 +166,17 @@ static int exec_commit(void *priv, uint64_t size, struct zu_err *err)
 	int r;
 
 	if (size != s->written)
-		return zu_err_set(err, -EINVAL,
+		return zu_err_set(err, -ENOTRECOVERABLE,
 				  "command '%s': commit of %" PRIu64 " bytes after %" PRIu64
 				  " were written", s->cmd, size, s->written);
 	/* EOF tells the command the image is complete. */
 	exec_close_pipe(s);
-	r = exec_wait(s, -1, true);
+	/* Waits in steps, so a stop request ends the wait (then abort kills the group). */
+	while ((r = exec_wait(s, s->cancel ? ZU_STREAM_POLL_MS : -1, true)) == 0) {
+		if (zu_cancel_requested(s->cancel))
+			return zu_err_set(err, -ECANCELED,
+					  "cancelled while waiting for command '%s' to finish", s->cmd);
+	}
 	if (r < 0)
 		return zu_err_sys(err, -r, "command '%s': wait", s->cmd);
 	if (s->why == CLD_STOPPED)
@@ -198,12 +219,20 @@ static void exec_free(void *priv)
 	free(s);
 }
 
+static void exec_set_cancel(void *priv, const zu_cancel_t *cancel)
+{
+	struct exec_priv *s = priv;
+
+	s->cancel = cancel;
+}
+
 static const struct zu_sink_ops zu_sink_exec_ops = {
 	.name = "exec",
 	.write_at = exec_write_at,
 	.commit = exec_commit,
 	.abort = exec_abort,
 	.free = exec_free,
+	.set_cancel = exec_set_cancel,
 };
 
 /* Keeps fd away from 0..2, so dup2 onto stdin in the child is a real copy. */
@@ -221,45 +250,58 @@ static int exec_fd_above_stdio(int *fd, struct zu_err *err)
 	return 0;
 }
 
+/*
+ * The child side of exec_spawn(), between fork and exec: async-signal-safe
+ * calls only (the host may be multi-threaded). Never returns.
+ */
+static void exec_child(int rd, pid_t parent, char *const argv[])
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+	/* Its own process group, so abort reaches all it starts. */
+	(void)setpgid(0, 0);
+	/*
+	 * Killed with zckup: if zckup dies (kill -9, OOM) the command must not
+	 * see the end of its input as the end of a complete image and go on
+	 * (exit 0, `&& reboot`). The check after it closes the race with a
+	 * parent that died before the prctl.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	(void)sigaction(SIGPIPE, &dfl, NULL); /* as in a shell pipeline */
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(rd, STDIN_FILENO) < 0)
+		_exit(127);
+	execve("/bin/sh", argv, environ);
+	_exit(127);
+}
+
 static int exec_spawn(struct exec_priv *s, int rd, struct zu_err *err)
 {
 	char arg0[] = "sh", arg1[] = "-c";
 	char *argv[] = { arg0, arg1, s->cmd, NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, def;
-	int r;
+	pid_t parent = getpid();
 
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	r = posix_spawn_file_actions_init(&fa);
-	if (r != 0)
-		return zu_err_sys(err, r, "command '%s': spawn setup", s->cmd);
-	r = posix_spawnattr_init(&attr);
-	if (r != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return zu_err_sys(err, r, "command '%s': spawn setup", s->cmd);
-	}
-	r = posix_spawn_file_actions_adddup2(&fa, rd, STDIN_FILENO);
-	if (r == 0)
-		r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-						       POSIX_SPAWN_SETPGROUP);
-	if (r == 0)
-		r = posix_spawnattr_setpgroup(&attr, 0);
-	if (r == 0)
-		r = posix_spawnattr_setsigmask(&attr, &none);
-	if (r == 0)
-		r = posix_spawnattr_setsigdefault(&attr, &def);
-	if (r == 0)
-		r = posix_spawn(&s->pid, "/bin/sh", &fa, &attr, argv, environ);
-	if (r != 0) {
+	s->pid = fork();
+	if (s->pid < 0) {
 		s->pid = -1;
-		zu_err_sys(err, r, "command '%s': start /bin/sh", s->cmd);
+		return zu_err_sys(err, errno, "command '%s': start /bin/sh", s->cmd);
 	}
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return r ? -r : 0;
+	if (s->pid == 0)
+		exec_child(rd, parent, argv);
+	/*
+	 * The child joins its group itself; the parent does it too, as
+	 * job-control shells do, so the group exists when we return whoever runs
+	 * first, and abort's kill(-pid) finds it. EACCES once the child has
+	 * exec'd: it is in its group then.
+	 */
+	(void)setpgid(s->pid, s->pid);
+	return 0;
 }
 
 int zu_sink_exec_open(const char *cmd, struct zu_sink *out, struct zu_err *err)
@@ -292,6 +334,15 @@ int zu_sink_exec_open(const char *cmd, struct zu_sink *out, struct zu_err *err)
 		r = exec_spawn(s, fds[0], err);
 	if (r < 0)
 		goto out;
+	/*
+	 * Our end alone is non-blocking (the child's read end is another open
+	 * file description): writes take what fits and never stall in the
+	 * kernel, so a stop request is seen while a stopped command's pipe is full.
+	 */
+	if (fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0) {
+		r = zu_err_sys(err, errno, "command '%s': pipe", cmd);
+		goto out;
+	}
 	s->fd = fds[1];
 	fds[1] = -1;
 	out->ops = &zu_sink_exec_ops;

@@ -18,6 +18,18 @@
  * offset + image size (the failure can come after the last byte, at the
  * whole-image digest check); when the image size is unknown it is always
  * emptied. A file that existed before and a device are left as they are.
+ *
+ * The head: writes into the first ZU_RAW_HEAD bytes of the image are held in
+ * memory (the chunks that cover them: one, usually) and written at commit,
+ * after the whole image was verified, just before the final fsync. Before the
+ * first write beyond them, those bytes of the target are zeroed (and synced,
+ * so later writes cannot reach the disk first). A run that ends any other way
+ * than by commit (a digest mismatch, the network, a cancel, kill -9, a power
+ * cut) thus leaves the target's first block zero once anything was written:
+ * the image is recognisably incomplete (no filesystem superblock, no boot
+ * sector), whether or not the file existed before. Everything else it wrote
+ * was verified and stays: a re-run checks it in place and fetches only the
+ * head chunks and what is still missing.
  */
 #include "config.h"
 
@@ -41,6 +53,9 @@ struct raw_priv {
 	bool is_blk;
 	bool created;        /* the file did not exist before open */
 	uint64_t dev_size;   /* block devices */
+	uint8_t *head;       /* held bytes of image offsets [0, head_len) */
+	size_t head_len, head_cap;
+	bool head_cleared;   /* the target's head bytes were zeroed */
 };
 
 /* Target offset of image offset off + n: overflow-checked, within off_t. */
@@ -64,6 +79,43 @@ static int raw_check_dev(const struct raw_priv *s, uint64_t end, struct zu_err *
 	return 0;
 }
 
+/* Keeps a write into the head for commit. Writes come in order, the head's without gaps. */
+static int raw_hold(struct raw_priv *s, uint64_t off, const void *p, size_t n, struct zu_err *err)
+{
+	if (off != s->head_len)
+		return zu_err_set(err, -ENOTRECOVERABLE,
+				  "%s: head write at %" PRIu64 " after %zu held bytes", s->path, off,
+				  s->head_len);
+	if (n > s->head_cap - s->head_len) {
+		size_t cap = s->head_len + n;
+		uint8_t *h = realloc(s->head, cap);
+
+		if (!h)
+			return zu_err_set(err, -ENOMEM, "%s: cannot hold %zu head bytes", s->path,
+					  cap);
+		s->head = h;
+		s->head_cap = cap;
+	}
+	memcpy(s->head + s->head_len, p, n);
+	s->head_len += n;
+	return 0;
+}
+
+/* Zeroes the target's head (synced) before the first write beyond it. */
+static int raw_clear_head(struct raw_priv *s, struct zu_err *err)
+{
+	static const uint8_t zeros[ZU_RAW_HEAD];
+	int r;
+
+	r = zu_io_pwrite_full(s->fd, zeros, sizeof(zeros), s->offset, err);
+	if (r == 0 && fdatasync(s->fd) < 0 && (s->is_reg || s->is_blk))
+		r = zu_err_sys(err, errno, "fdatasync");
+	if (r < 0)
+		return zu_err_prefix(err, "%s: clear the first %d bytes", s->path, ZU_RAW_HEAD);
+	s->head_cleared = true;
+	return 0;
+}
+
 static int raw_write_at(void *priv, uint64_t off, const void *p, size_t n, struct zu_err *err)
 {
 	struct raw_priv *s = priv;
@@ -75,6 +127,20 @@ static int raw_write_at(void *priv, uint64_t off, const void *p, size_t n, struc
 		r = raw_check_dev(s, end, err);
 	if (r < 0)
 		return r;
+	/*
+	 * Held when the head comes whole from offset 0, as the driver passes it.
+	 * A caller that skips into the head (the library's own tests) gets plain
+	 * writes and no head protection.
+	 */
+	if (off < ZU_RAW_HEAD && off == s->head_len && !s->head_cleared)
+		return raw_hold(s, off, p, n, err);
+	if (!s->head_cleared && s->head_len == 0 && off < ZU_RAW_HEAD)
+		s->head_cleared = true; /* not ours to protect */
+	if (!s->head_cleared) {
+		r = raw_clear_head(s, err);
+		if (r < 0)
+			return r;
+	}
 	r = zu_io_pwrite_full(s->fd, p, n, s->offset + off, err);
 	if (r < 0)
 		return zu_err_prefix(err, "%s", s->path);
@@ -108,6 +174,12 @@ static int raw_commit(void *priv, uint64_t size, struct zu_err *err)
 	r = raw_end(s, size, 0, &end, err);
 	if (r < 0)
 		return r;
+	/* The image is verified: now the head, which makes it recognisably complete. */
+	if (s->head_len > 0) {
+		r = zu_io_pwrite_full(s->fd, s->head, s->head_len, s->offset, err);
+		if (r < 0)
+			return zu_err_prefix(err, "%s", s->path);
+	}
 	if (s->is_reg) {
 		r = raw_set_file_size(s, end, err);
 	} else if (s->is_blk) {
@@ -150,6 +222,7 @@ static void raw_free(void *priv)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->head);
 	free(s->path);
 	free(s);
 }

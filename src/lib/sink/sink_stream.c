@@ -9,6 +9,8 @@
 
 #include "sink/sink_stream.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,13 +19,41 @@
 #include <time.h>
 #include <unistd.h>
 
-static int write_loop(int fd, const uint8_t *p, size_t n, size_t *done, struct zu_err *err)
+/* Waits up to ZU_STREAM_POLL_MS for room; 1 room (or an error to find by writing), 0 not yet. */
+static int wait_room(struct pollfd *pfd, struct zu_err *err)
+{
+	int r = poll(pfd, 1, ZU_STREAM_POLL_MS);
+
+	if (r < 0 && errno != EINTR)
+		return zu_err_sys(err, errno, "poll for writing");
+	return r > 0;
+}
+
+static int write_loop(int fd, const uint8_t *p, size_t n, const zu_cancel_t *cancel, size_t *done,
+		      struct zu_err *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int fl = fcntl(fd, F_GETFL);
+	bool nonblock = fl >= 0 && (fl & O_NONBLOCK);
 	ssize_t w;
 
 	while (*done < n) {
-		w = write(fd, p + *done, n - *done);
+		size_t step = n - *done;
+
+		if (zu_cancel_requested(cancel))
+			return zu_err_set(err, -ECANCELED,
+					  "cancelled while writing (%zu of %zu bytes taken)", *done, n);
+		if (cancel) {
+			int r = wait_room(&pfd, err);
+
+			if (r < 0)
+				return r;
+			if (r == 0)
+				continue;
+			if (!nonblock && step > PIPE_BUF)
+				step = PIPE_BUF;
+		}
+		w = write(fd, p + *done, step);
 		if (w > 0) {
 			*done += (size_t)w;
 			continue;
@@ -32,6 +62,8 @@ static int write_loop(int fd, const uint8_t *p, size_t n, size_t *done, struct z
 			continue;
 		/* An inherited non-blocking stdout: wait instead of failing. */
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (cancel)
+				continue; /* wait_room() waits, and checks cancel */
 			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 				return zu_err_sys(err, errno, "poll for writing");
 			continue;
@@ -52,7 +84,8 @@ static void consume_sigpipe(const sigset_t *pipe_set)
 		;
 }
 
-int zu_stream_write(int fd, const void *p, size_t n, size_t *out_done, struct zu_err *err)
+int zu_stream_write(int fd, const void *p, size_t n, const zu_cancel_t *cancel, size_t *out_done,
+		    struct zu_err *err)
 {
 	sigset_t pipe_set, old, pending;
 	bool was_pending = false;
@@ -68,7 +101,7 @@ int zu_stream_write(int fd, const void *p, size_t n, size_t *out_done, struct zu
 	/* A SIGPIPE that was already pending is someone else's: leave it. */
 	if (sigpending(&pending) == 0)
 		was_pending = sigismember(&pending, SIGPIPE) == 1;
-	r = write_loop(fd, p, n, &done, err);
+	r = write_loop(fd, p, n, cancel, &done, err);
 	saved = errno;
 	if (r == -EPIPE && !was_pending)
 		consume_sigpipe(&pipe_set);

@@ -32,7 +32,7 @@ static int user_write_at(void *priv, uint64_t off, const void *p, size_t n, stru
 	int r;
 
 	if (off != s->next)
-		return zu_err_set(err, -EINVAL, "custom sink: write at %" PRIu64 ", expected %" PRIu64,
+		return zu_err_set(err, -ENOTRECOVERABLE, "custom sink: write at %" PRIu64 ", expected %" PRIu64,
 				  off, s->next);
 	r = s->ops->write(s->user, off, p, n);
 	s->next += n;
