@@ -124,7 +124,9 @@ for path in sys.argv[2:]:
         elif res != "SKIP":
             bad += 1
             print("FAILED:", build, name, res)
-print(f"{ok} passed, {bad} failed, {skip} skipped ({cases} skipped cases)")
+print(f"skipped TAP cases and tests in all: {cases}")
+# the last line, alone, in the form CI reads
+print(f"{ok} passed, {bad} failed, {skip} skipped")
 sys.exit(1 if bad else 0)
 PY
 [ "$build_failed" = 0 ] || rc=1
