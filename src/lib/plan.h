@@ -25,7 +25,7 @@
  * answers arriving out of order can be held in a bounded window; plan
  * predicts requests with the same cut.
  */
-#define ZU_PLAN_REQUEST_BYTES (4u << 20)
+#define ZU_PLAN_REQUEST_BYTES (8u << 20)
 /* Estimated framing of an HTTP answer (status line, headers) and of a multipart part. */
 #define ZU_PLAN_ANSWER_OVERHEAD 320u
 #define ZU_PLAN_PART_OVERHEAD 130u

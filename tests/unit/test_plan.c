@@ -252,7 +252,7 @@ static void check_ranges(const struct fixture *f, uint64_t gap)
 
 /*
  * The HTTP fetcher's cut, written out plainly: runs of at most 150 ranges and
- * 4 MiB (longer ranges split), each asked for max_ranges ranges at a time.
+ * 8 MiB, ZU_PLAN_REQUEST_BYTES (longer ranges split), each asked for max_ranges ranges at a time.
  */
 static size_t expected_requests(const struct zu_plan *p)
 {
