@@ -366,37 +366,9 @@ log_since() {
 say "SWUpdate $(dpkg-query -W -f '${Version}' swupdate 2>/dev/null): delta handler, chain rawfile"
 SW=$W/swu
 mkdir "$SW"
-(
-	cd "$SW"
-	cp "$W/new.zckh" .
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/O=zckup bench/CN=swupdate" -keyout key.pem -out cert.pem 2>/dev/null
-	cat >sw-description <<-EOF
-		software =
-		{
-			version = "2.0.0";
-			hardware-compatibility: [ "1.0" ];
-			images: (
-			{
-				filename = "new.zckh";
-				type = "delta";
-				path = "$W/out.img";
-				sha256 = "$(sha256sum new.zckh | cut -d' ' -f1)";
-				properties: {
-					url = "$URL";
-					source = "$W/old.img";
-					chain = "rawfile";
-					zckloglevel = "error";
-				};
-			}
-			);
-		}
-	EOF
-	openssl cms -sign -in sw-description -out sw-description.sig -signer cert.pem \
-		-inkey key.pem -outform DER -nosmimecap -binary
-	printf '%s\n' sw-description sw-description.sig new.zckh | cpio -o -H crc --quiet >update.swu
-	printf 'globals:\n{\n\tloglevel = 5;\n};\n' >swupdate.cfg
-) || die "building the .swu failed"
+cp "$W/new.zckh" "$SW/"
+"$SCRIPT_DIR/../tests/tools/make_swu.sh" "$SW" "$URL" "$W/old.img" "$W/out.img" ||
+	die "building the .swu failed"
 
 # SWUpdate 2022.12's -i polls its own daemon for the result and can read a stale status: it then
 # prints "SWUpdate was successful" and exits 1, sometimes before its installer has even finished

@@ -16,42 +16,6 @@ cd "$TEST_TMP" || exit 1
 . "$(dirname "$0")/servers.sh"
 mkdir -p "$TEST_TMP/www"
 
-# The sw-description SWUpdate gets; its properties are the delta handler's, the path the
-# chained rawfile handler's.
-sw_description() {
-	cat <<-EOF
-		software =
-		{
-			version = "2.0.0";
-			hardware-compatibility: [ "1.0" ];
-			images: (
-			{
-				filename = "new.zckh";
-				type = "delta";
-				path = "$TEST_TMP/out.img";
-				sha256 = "$(sha256sum new.zckh | cut -d' ' -f1)";
-				properties: {
-					url = "http://127.0.0.1:$port/new.zck";
-					source = "$TEST_TMP/old.img";
-					chain = "rawfile";
-					zckloglevel = "error";
-				};
-			}
-			);
-		}
-	EOF
-}
-
-# Debian builds SWUpdate for CMS-signed images only: sign with a throw-away key.
-make_swu() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/O=zckup test/CN=swupdate" -keyout key.pem -out cert.pem 2>/dev/null &&
-	sw_description >sw-description &&
-	openssl cms -sign -in sw-description -out sw-description.sig -signer cert.pem \
-		-inkey key.pem -outform DER -nosmimecap -binary &&
-	printf '%s\n' sw-description sw-description.sig new.zckh | cpio -o -H crc --quiet >update.swu
-}
-
 # SWUpdate 2022.12's -i learns the result by polling its own daemon's status, and the poll can
 # see a stale status: then it prints "SWUpdate was successful" yet exits 1 (one run in six
 # here), or it even ends before the installer ran. Both leave a recognisable log; only those
@@ -80,9 +44,10 @@ fi
 port=$ngx_port
 ok "nginx serves the .zck on 127.0.0.1:$port"
 cp new.zck "$TEST_TMP/www/"
-check "a signed .swu with zckup's header is built" make_swu
+check "a signed .swu with zckup's header is built" \
+	"$ZCKUP_SRC/tests/tools/make_swu.sh" "$TEST_TMP" "http://127.0.0.1:$port/new.zck" \
+	"$TEST_TMP/old.img" "$TEST_TMP/out.img"
 
-printf 'globals:\n{\n\tloglevel = 5;\n};\n' >swupdate.cfg
 attempt=0
 while :; do
 	attempt=$((attempt + 1))
