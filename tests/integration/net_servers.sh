@@ -560,6 +560,11 @@ priv_case() {
 	assert "$label: the downloader's Uid is $uid ($(grep '^Uid:' <<<"$st" | tr '\t' ' '))" \
 		"[ -n '$dl' ] && grep -qE '^Uid:[[:space:]]+${uid}[[:space:]]+${uid}[[:space:]]+${uid}[[:space:]]+${uid}\$' <<<\"\$st\""
 	assert "$label: the downloader has NoNewPrivs 1" "[ -n '$dl' ] && grep -qE '^NoNewPrivs:[[:space:]]+1\$' <<<\"\$st\""
+	# not dumpable: /proc/PID of a process that is not dumpable belongs to root, whatever its uid
+	assert "$label: the downloader is not dumpable (/proc/PID/status owned by $(stat -c %U "/proc/${dl:-1}/status" 2>/dev/null))" \
+		"[ -n '$dl' ] && [ \"\$(stat -c %u /proc/$dl/status)\" = 0 ]"
+	assert "$label: the downloader may not grow a file (Max file size 0)" \
+		"[ -n '$dl' ] && grep -qE '^Max file size[[:space:]]+0[[:space:]]+0[[:space:]]' /proc/$dl/limits"
 	fds=$(for f in /proc/"${dl:-1}"/fd/*; do readlink "$f"; done 2>/dev/null | tr '\n' ' ')
 	bad=$(tr ' ' '\n' <<<"$fds" | grep -vE '^(/dev/null|socket:\[[0-9]+\])?$' | tr '\n' ' ')
 	assert "$label: the downloader holds only /dev/null and sockets ($fds)" \
@@ -646,6 +651,18 @@ assert "every request went through the proxy" \
 	"[ \$(grep -c 'status=206' '$TEST_TMP/envp.log') -ge 1 ] && ! grep -q 'status=[^2]' '$TEST_TMP/envp.log'"
 stop_proxy envp
 lap "case 13"
+
+# ---------------------------------------------------------------------------------------------
+# 14. The downloader never runs as root: --user root is refused before it touches the network.
+
+rm -f c14.img
+rc=0
+timeout 60 "$ZCKUP" apply --url "http://127.0.0.1:$(srv_free_port)/new.zck" --user root \
+	--source old.img --target c14.img >c14.out 2>c14.err </dev/null || rc=$?
+assert "--user root: exit 2 (exit $rc)" "[ '$rc' = 2 ]"
+err_has "must not run as root" "--user root: the message says why" c14
+assert "--user root: the target is not created" "[ ! -e c14.img ]"
+lap "case 14"
 
 echo "# run time $(echo "$(date +%s.%N) - $T0" | bc) s"
 finish

@@ -4,7 +4,7 @@
  * may do once set up: talk to the network and to its one socket. It holds no
  * descriptor of a source, a target or a terminal, runs as an unprivileged
  * user (nobody by default when started as root) with no way back
- * (PR_SET_NO_NEW_PRIVS), cannot create files (RLIMIT_FSIZE 0), cannot be
+ * (PR_SET_NO_NEW_PRIVS), cannot grow any file (RLIMIT_FSIZE 0), cannot be
  * traced or dumped by other unprivileged processes, and dies with its
  * parent. Certificates and keys are read before privileges are dropped, so a
  * root-only client key works without being readable by the downloader's user.
