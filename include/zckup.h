@@ -320,6 +320,22 @@ ZCKUP_API ZCKUP_WARN_UNUSED int zckup_make(zckup_ctx *ctx, const struct zckup_ma
 struct zckup_source {
 	const char *path;    /* file or block device */
 	uint64_t size;       /* index only this many bytes; 0 = the whole source */
+	/*
+	 * The header (.zckh or .zck) of the image the source holds, e.g. the one
+	 * saved by zckup_apply_opts.save_index when it was installed; borrowed,
+	 * must outlive the call. NULL: the source is indexed by reading it (the
+	 * zchunk chunker over all of it). With an index the source is not read to
+	 * plan: each chunk of the new image whose uncompressed digest the index
+	 * has is taken to be at that chunk's image offset (if it ends within
+	 * size). The index need not be authenticated: zckup_plan_new() reports
+	 * those places unchecked; zckup_apply() reads and verifies each of them
+	 * once before it plans, and a place that does not hold its chunk (the
+	 * source was modified since, or the index is another image's) has the
+	 * chunk fetched instead (zckup_apply_stats.n_stale_index), never an error
+	 * and never a wrong output. Open it with zckup_header_open(), which
+	 * checks its structure, checksum and limits (and an optional pin).
+	 */
+	const zckup_header *index;
 };
 
 struct zckup_plan_opts {
@@ -358,6 +374,8 @@ struct zckup_plan_stats {
 	size_t n_in_place;           /* chunks the target already holds */
 	uint64_t in_place_bytes;
 	uint64_t wire_bytes_estimate; /* fetch_bytes plus HTTP framing, estimated */
+	size_t n_index_located;      /* of n_seed: located through a source's index header,
+					unchecked (source_bytes counts no byte for them) */
 };
 ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
 
@@ -431,6 +449,13 @@ struct zckup_apply_opts {
 	void *sink_user;
 	zckup_chunk_fn on_chunk;     /* optional */
 	void *chunk_user;
+	/*
+	 * Optional: after the image is committed, o->header is written here as a
+	 * detached header (atomically), to be given as the index of the source
+	 * that now holds this image at the next update (zckup_source.index).
+	 * When that write fails, zckup_apply() fails (the image stays written).
+	 */
+	const char *save_index;
 };
 
 enum zckup_fetch_mode {
@@ -467,6 +492,14 @@ struct zckup_apply_stats {
 	 * 0: the header has none, e.g. made by zck).
 	 */
 	int image_digest_checked;
+	/*
+	 * Sources with an index header (zckup_source.index): chunks located by
+	 * it and checked before planning, and those of them that were not at the
+	 * claimed place (stale index, modified source) and were fetched instead.
+	 */
+	size_t n_index_located;
+	size_t n_stale_index;
+	uint64_t stale_index_bytes;
 };
 
 /*

@@ -81,6 +81,10 @@ void cli_progress_done(void);
 struct cli_sources {
 	struct zckup_source v[CLI_MAX_SOURCES];
 	bool detect[CLI_MAX_SOURCES]; /* --source-size detect */
+	const char *index[CLI_MAX_SOURCES];      /* --source-index HEADER, or NULL */
+	bool has_pin[CLI_MAX_SOURCES];           /* --source-index-sha256 given */
+	uint8_t pin[CLI_MAX_SOURCES][ZCKUP_DIGEST_LEN];
+	zckup_header *index_h[CLI_MAX_SOURCES];  /* opened by cli_open_indexes(); owned */
 	size_t n;
 };
 
@@ -88,6 +92,21 @@ struct cli_sources {
 int cli_add_source(struct cli_sources *s, const char *path);
 /* --source-size N: sets the size of the --source given before it. */
 int cli_set_source_size(struct cli_sources *s, const char *arg);
+/* --source-index HEADER: the header of the image the --source before it holds. */
+int cli_set_source_index(struct cli_sources *s, const char *arg);
+/* --source-index-sha256 HEX: pins the checksum of that source's index header. */
+int cli_set_source_index_pin(struct cli_sources *s, const char *arg);
+/* Opens and checks the index headers (after the new header is authenticated). */
+int cli_open_indexes(zckup_ctx *ctx, struct cli_sources *s);
+/* Frees what cli_open_indexes() opened. */
+void cli_sources_free(struct cli_sources *s);
+/* The usage lines of --source-index and --source-index-sha256. */
+extern const char cli_source_index_usage[];
+#define CLI_OPT_SOURCE_INDEX 0x1e0
+#define CLI_OPT_SOURCE_INDEX_PIN 0x1e1
+#define CLI_SOURCE_INDEX_LONG_OPTIONS                                                              \
+	{ "source-index", required_argument, NULL, CLI_OPT_SOURCE_INDEX },                         \
+	{ "source-index-sha256", required_argument, NULL, CLI_OPT_SOURCE_INDEX_PIN }
 /* Replaces "detect" sizes by the filesystem size; returns 0 or an exit status. */
 int cli_resolve_sizes(zckup_ctx *ctx, struct cli_sources *s);
 /* Turns "file://PATH" into PATH; other strings are returned unchanged. */

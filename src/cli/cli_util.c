@@ -212,7 +212,11 @@ int cli_add_source(struct cli_sources *s, const char *path)
 		return cli_usage_error("at most %d --source options", CLI_MAX_SOURCES);
 	s->v[s->n].path = path;
 	s->v[s->n].size = 0;
+	s->v[s->n].index = NULL;
 	s->detect[s->n] = false;
+	s->index[s->n] = NULL;
+	s->has_pin[s->n] = false;
+	s->index_h[s->n] = NULL;
 	s->n++;
 	return EXIT_OK;
 }
@@ -233,6 +237,61 @@ int cli_set_source_size(struct cli_sources *s, const char *arg)
 	s->v[s->n - 1].size = v;
 	s->detect[s->n - 1] = false;
 	return EXIT_OK;
+}
+
+const char cli_source_index_usage[] =
+	"      --source-index HDR   the header (.zckh or .zck) of the image the --source\n"
+	"                           before it holds (e.g. saved by apply --save-index):\n"
+	"                           its chunks are located from it, the source is not\n"
+	"                           read to index it; apply verifies each reused chunk\n"
+	"                           and fetches those the source no longer holds\n"
+	"      --source-index-sha256 HEX  refuse that index header unless its checksum\n"
+	"                           is HEX\n";
+
+int cli_set_source_index(struct cli_sources *s, const char *arg)
+{
+	if (s->n == 0)
+		return cli_usage_error("--source-index applies to the --source before it");
+	if (s->index[s->n - 1])
+		return cli_usage_error("--source %s has two --source-index", s->v[s->n - 1].path);
+	s->index[s->n - 1] = arg;
+	return EXIT_OK;
+}
+
+int cli_set_source_index_pin(struct cli_sources *s, const char *arg)
+{
+	if (s->n == 0 || !s->index[s->n - 1])
+		return cli_usage_error("--source-index-sha256 applies to the --source-index "
+				       "before it");
+	if (cli_unhex32(arg, s->pin[s->n - 1]) < 0)
+		return cli_usage_error("--source-index-sha256 wants 64 hex digits");
+	s->has_pin[s->n - 1] = true;
+	return EXIT_OK;
+}
+
+int cli_open_indexes(zckup_ctx *ctx, struct cli_sources *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		int r;
+
+		if (!s->index[i])
+			continue;
+		r = zckup_header_open(ctx, s->index[i], s->has_pin[i] ? s->pin[i] : NULL,
+				      &s->index_h[i]);
+		if (r < 0)
+			return cli_fail(ctx, r, "--source-index");
+		s->v[i].index = s->index_h[i];
+	}
+	return EXIT_OK;
+}
+
+void cli_sources_free(struct cli_sources *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		zckup_header_free(s->index_h[i]);
+		s->index_h[i] = NULL;
+		s->v[i].index = NULL;
+	}
 }
 
 int cli_resolve_sizes(zckup_ctx *ctx, struct cli_sources *s)

@@ -23,6 +23,10 @@ static const char apply_usage[] =
 	"                           may be given up to 16 times\n"
 	"  -S, --source-size N      index only the first N bytes of the --source before it,\n"
 	"                           or 'detect': the size of its ext2/3/4 or squashfs\n"
+	"%s"
+	"      --save-index FILE    once the image is written, save its header (detached)\n"
+	"                           to FILE: the --source-index of the next update from\n"
+	"                           the slot that now holds this image\n"
 	"Destination, exactly one of:\n"
 	"  -t, --target PATH        a block device or file, written in place; chunks it\n"
 	"                           already holds are checked, not fetched nor rewritten\n"
@@ -74,17 +78,24 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 			",\"requests\":%zu,\"ranges\":%zu,\"wire_bytes\":%" PRIu64
 			",\"sent_bytes\":%" PRIu64 ",\"retries\":%zu,\"stepdowns\":%zu"
 			",\"mode\":\"%s\",\"http_version\":%u,\"seconds\":%.3f"
-			",\"image_digest_checked\":%s}\n",
+			",\"image_digest_checked\":%s,\"index_chunks\":%zu"
+			",\"stale_index_chunks\":%zu,\"stale_index_bytes\":%" PRIu64 "}\n",
 			s->image_bytes, s->seed_bytes, s->net_bytes, s->fetched_bytes,
 			s->in_place_bytes, s->written_bytes, s->n_seed, s->n_net, s->n_in_place,
 			s->n_requests, s->n_ranges, s->wire_bytes, s->sent_bytes, s->n_retries,
 			s->n_stepdowns, cli_fetch_mode(s->fetch_mode), s->http_version, s->seconds,
-			s->image_digest_checked ? "true" : "false");
+			s->image_digest_checked ? "true" : "false", s->n_index_located,
+			s->n_stale_index, s->stale_index_bytes);
 		return;
 	}
 	fprintf(f, "reused:   %s in %zu chunk%s (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
 		s->n_seed, s->n_seed == 1 ? "" : "s",
 		s->image_bytes ? 100.0 * (double)s->seed_bytes / (double)s->image_bytes : 0.0);
+	if (s->n_index_located)
+		fprintf(f, "index:    %zu chunk%s located by --source-index, %zu of them stale "
+			"(%s fetched instead)\n", s->n_index_located,
+			s->n_index_located == 1 ? "" : "s", s->n_stale_index,
+			cli_human(s->stale_index_bytes, e, sizeof(e)));
 	if (s->n_in_place)
 		fprintf(f, "in place: %s in %zu chunk%s already in the target\n",
 			cli_human(s->in_place_bytes, e, sizeof(e)), s->n_in_place,
@@ -117,7 +128,7 @@ struct apply_args {
 	struct cli_common com;
 };
 
-enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_DEBUG_CHUNKS };
+enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_DEBUG_CHUNKS, OPT_SAVE_INDEX };
 
 static int parse_one(int c, struct apply_args *a)
 {
@@ -134,6 +145,13 @@ static int parse_one(int c, struct apply_args *a)
 		return cli_add_source(&a->src, optarg);
 	case 'S':
 		return cli_set_source_size(&a->src, optarg);
+	case CLI_OPT_SOURCE_INDEX:
+		return cli_set_source_index(&a->src, optarg);
+	case CLI_OPT_SOURCE_INDEX_PIN:
+		return cli_set_source_index_pin(&a->src, optarg);
+	case OPT_SAVE_INDEX:
+		a->ao.save_index = optarg;
+		return EXIT_OK;
 	case 't':
 		if (a->ao.target || a->ao.output || a->ao.use_fd || a->ao.exec)
 			return cli_usage_error("apply takes one destination: --target '%s' after "
@@ -208,6 +226,8 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "header-sha256", required_argument, NULL, OPT_PIN },
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
+		CLI_SOURCE_INDEX_LONG_OPTIONS,
+		{ "save-index", required_argument, NULL, OPT_SAVE_INDEX },
 		{ "target", required_argument, NULL, 't' },
 		{ "target-offset", required_argument, NULL, OPT_TARGET_OFFSET },
 		{ "rewrite-all", no_argument, NULL, OPT_REWRITE_ALL },
@@ -224,7 +244,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 
 	while ((c = getopt_long(argc, argv, "H:u:s:S:t:o:e:r:qh", opts, NULL)) != -1) {
 		if (c == 'h') {
-			fputs(apply_usage, stdout);
+			printf(apply_usage, cli_source_index_usage);
 			fputs(cli_net_usage, stdout);
 			fputs(cli_trust_usage, stdout);
 			return -1;
@@ -293,7 +313,10 @@ int cmd_apply(int argc, char **argv)
 	if (r == 0)
 		r = cli_trust_verify(ctx, &a.trust, h, a.com.quiet);
 	if (r == 0) {
-		int rs = cli_resolve_sizes(ctx, &a.src); /* prints its own failure */
+		int rs = cli_open_indexes(ctx, &a.src); /* each prints its own failure */
+
+		if (rs == EXIT_OK)
+			rs = cli_resolve_sizes(ctx, &a.src);
 
 		if (rs != EXIT_OK) {
 			r = rs;
@@ -318,6 +341,7 @@ int cmd_apply(int argc, char **argv)
 	else if (!a.com.quiet || a.com.json)
 		print_summary(a.com.report, &st, a.com.json);
 out:
+	cli_sources_free(&a.src);
 	zckup_header_free(h);
 	zckup_ctx_free(ctx);
 	return r;

@@ -22,6 +22,9 @@ static const char plan_usage[] =
 	"  -S, --source-size N      index only the first N bytes of the --source before it\n"
 	"                           (suffixes K, M, G, T: powers of 1024), or 'detect':\n"
 	"                           the size of the ext2/3/4 or squashfs filesystem in it\n"
+	"%s"
+	"                           (plan reads nothing of such a source: its chunks\n"
+	"                           count as reused unchecked, index_chunks in --json)\n"
 	"  -t, --target PATH        also count the chunks this target already holds in place\n"
 	"      --target-offset N    the image starts N bytes into the target\n"
 	"  -r, --max-ranges N       byte ranges per HTTP request (default 150)\n"
@@ -84,10 +87,11 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 		       ",\"fetch_compressed_bytes\":%" PRIu64 ",\"fetch_bytes\":%" PRIu64
 		       ",\"ranges\":%zu,\"requests\":%zu,\"max_ranges\":%zu"
 		       ",\"source_bytes\":%" PRIu64 ",\"in_place_chunks\":%zu"
-		       ",\"in_place_bytes\":%" PRIu64 ",\"wire_bytes_estimate\":%" PRIu64,
+		       ",\"in_place_bytes\":%" PRIu64 ",\"wire_bytes_estimate\":%" PRIu64
+		       ",\"index_chunks\":%zu",
 		       s.n_chunks, s.n_seed, s.n_net, s.seed_bytes, s.net_bytes, s.net_comp_bytes,
 		       s.fetch_bytes, s.n_ranges, s.n_requests, max_ranges, s.source_bytes,
-		       s.n_in_place, s.in_place_bytes, s.wire_bytes_estimate);
+		       s.n_in_place, s.in_place_bytes, s.wire_bytes_estimate, s.n_index_located);
 		if (chunks)
 			print_chunks(h, p, true);
 		printf("}\n");
@@ -99,6 +103,9 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	if (s.n_in_place)
 		printf(", %zu already in the target", s.n_in_place);
 	printf(")\n");
+	if (s.n_index_located)
+		printf("from indexes:  %zu chunks located by --source-index (apply verifies them)\n",
+		       s.n_index_located);
 	printf("reused:        %" PRIu64 " bytes (%s)\n", s.seed_bytes,
 	       cli_human(s.seed_bytes, a, sizeof(a)));
 	printf("to fetch:      %" PRIu64 " compressed bytes (%s; %s uncompressed)\n",
@@ -117,6 +124,7 @@ int cmd_plan(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "source", required_argument, NULL, 's' },
 		{ "source-size", required_argument, NULL, 'S' },
+		CLI_SOURCE_INDEX_LONG_OPTIONS,
 		CLI_NET_LONG_OPTIONS,
 		CLI_TRUST_LONG_OPTIONS,
 		{ "target", required_argument, NULL, 't' },
@@ -146,6 +154,12 @@ int cmd_plan(int argc, char **argv)
 		case 'S':
 			r = cli_set_source_size(&src, optarg);
 			break;
+		case CLI_OPT_SOURCE_INDEX:
+			r = cli_set_source_index(&src, optarg);
+			break;
+		case CLI_OPT_SOURCE_INDEX_PIN:
+			r = cli_set_source_index_pin(&src, optarg);
+			break;
 		case 't':
 			po.target = optarg;
 			break;
@@ -157,7 +171,7 @@ int cmd_plan(int argc, char **argv)
 			chunks = true;
 			break;
 		case 'h':
-			fputs(plan_usage, stdout);
+			printf(plan_usage, cli_source_index_usage);
 			fputs(cli_trust_usage, stdout);
 			return EXIT_OK;
 		default:
@@ -193,7 +207,10 @@ int cmd_plan(int argc, char **argv)
 	if (r == 0)
 		r = cli_trust_verify(ctx, &trust, h, com.quiet);
 	if (r == 0) {
-		int rs = cli_resolve_sizes(ctx, &src); /* prints its own failure */
+		int rs = cli_open_indexes(ctx, &src); /* each prints its own failure */
+
+		if (rs == EXIT_OK)
+			rs = cli_resolve_sizes(ctx, &src);
 
 		if (rs != EXIT_OK) {
 			r = rs;
@@ -208,6 +225,7 @@ int cmd_plan(int argc, char **argv)
 	else
 		print_plan(h, p, po.max_ranges, com.json, chunks);
 out:
+	cli_sources_free(&src);
 	zckup_plan_free(p);
 	zckup_header_free(h);
 	zckup_ctx_free(ctx);

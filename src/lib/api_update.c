@@ -28,7 +28,15 @@
 struct zckup_plan {
 	struct zu_plan plan;
 	uint64_t source_bytes;
+	size_t n_index_located;
 	uint64_t target_offset; /* for in-place chunks' offsets */
+};
+
+/* What indexing found out beyond the plan. */
+struct index_result {
+	uint64_t source_bytes;  /* read to index or to check index places */
+	size_t n_index_located; /* located through index headers */
+	struct zu_index_check_stats check; /* apply only */
 };
 
 /* What the sources and the target hold, opened for one plan or apply. */
@@ -81,6 +89,7 @@ static int open_sources(zckup_ctx *ctx, const struct zckup_source *src, size_t n
 			return zu_err_prefix(&ctx->err, "source %s", src[i].path);
 		in->ix[i].fd = in->fds[i];
 		in->ix[i].size = src[i].size ? src[i].size : size;
+		in->ix[i].index = src[i].index ? &src[i].index->h : NULL;
 	}
 	return 0;
 }
@@ -117,10 +126,46 @@ static int check_target(zckup_ctx *ctx, const struct zu_header *h, const char *p
 	return 0;
 }
 
-/* Index the sources and plan the update; fills *plan and *out_source_bytes. */
+/*
+ * Says when a source's index header locates nothing of the new image (the
+ * header of another image?) or when places it claims did not hold their
+ * chunks: neither is an error, those chunks are fetched, but the user
+ * should know why an update fetched more than expected.
+ */
+static void report_index(zckup_ctx *ctx, const struct zu_header *h,
+			 const struct zckup_source *src, const struct update_inputs *in,
+			 const struct zu_seed_loc *locs, const struct index_result *res,
+			 bool checked)
+{
+	for (size_t s = 0; s < in->n; s++) {
+		size_t n = 0;
+
+		if (!in->ix[s].index)
+			continue;
+		for (size_t i = 0; i < h->n_chunks; i++)
+			n += locs[i].source == s;
+		if (n == 0)
+			zu_api_log(ctx, ZCKUP_LOG_WARNING,
+				   "source %s: its index header locates none of the new image's "
+				   "chunks (not held by an earlier source): is it the header of "
+				   "another image?", src[s].path);
+	}
+	if (checked && res->check.n_stale > 0)
+		zu_api_log(ctx, ZCKUP_LOG_WARNING,
+			   "%zu of %zu chunks located by index headers are not where the index "
+			   "says (source modified since, or an index of another image): %" PRIu64
+			   " bytes fetched instead",
+			   res->check.n_stale, res->check.n_checked, res->check.stale_bytes);
+}
+
+/*
+ * Index the sources and plan the update; fills *plan and *res. With check,
+ * the places taken from index headers are verified first (zu_index_check).
+ */
 static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
-			  const struct update_inputs *in, size_t max_ranges, struct zu_plan *plan,
-			  uint64_t *out_source_bytes)
+			  const struct zckup_source *src, const struct update_inputs *in,
+			  size_t max_ranges, bool check, struct zu_plan *plan,
+			  struct index_result *res)
 {
 	struct zu_index_params ip = { .h = h, .sources = in->ix, .n_sources = in->n,
 				      .in_place = in->in_place };
@@ -139,18 +184,24 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 				  h->n_chunks);
 	ip.progress = zu_api_progress(ctx);
 	r = zu_index_run(&ip, locs, &st, &ctx->err);
+	res->n_index_located = st.n_indexed;
+	if (r == 0 && check && st.n_indexed > 0)
+		r = zu_index_check(&ip, locs, &res->check, &ctx->err);
+	if (r == 0)
+		report_index(ctx, h, src, in, locs, res, check);
 	if (r == 0)
 		r = zu_plan_build(h, locs, &pp, plan, &ctx->err); /* takes locs */
 	else
 		free(locs);
-	*out_source_bytes = st.bytes_read;
+	res->source_bytes = st.bytes_read + res->check.bytes_read;
 	return r;
 }
 
 /* Sources, optional target check, index, plan: what plan and apply share. */
 static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup_source *src,
 		   size_t n, const char *target, uint64_t target_offset, size_t max_ranges,
-		   struct update_inputs *in, struct zu_plan *plan, uint64_t *out_source_bytes)
+		   bool check, struct update_inputs *in, struct zu_plan *plan,
+		   struct index_result *res)
 {
 	int r;
 
@@ -161,7 +212,7 @@ static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup
 	if (r == 0 && target)
 		r = check_target(ctx, h, target, target_offset, in);
 	if (r == 0)
-		r = index_and_plan(ctx, h, in, max_ranges, plan, out_source_bytes);
+		r = index_and_plan(ctx, h, src, in, max_ranges, check, plan, res);
 	return r;
 }
 
@@ -169,6 +220,7 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 			     const struct zckup_plan_opts *o, zckup_plan **out)
 {
 	struct update_inputs in = { .target_fd = -1 };
+	struct index_result res = { 0 };
 	zckup_plan *zp = NULL;
 	int r;
 
@@ -179,8 +231,11 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 	if (!zp)
 		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
 	zp->target_offset = o->target_offset;
+	/* A plan reads nothing of a source with an index: its places stay unchecked. */
 	r = prepare(ctx, &zh->h, o->sources, o->n_sources, o->target, o->target_offset,
-		    o->max_ranges, &in, &zp->plan, &zp->source_bytes);
+		    o->max_ranges, false, &in, &zp->plan, &res);
+	zp->source_bytes = res.source_bytes;
+	zp->n_index_located = res.n_index_located;
 	inputs_close(&in);
 	if (r < 0) {
 		zckup_plan_free(zp);
@@ -216,6 +271,7 @@ ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stat
 	out->n_in_place = p->n_in_place;
 	out->in_place_bytes = p->in_place_bytes;
 	out->wire_bytes_estimate = p->wire_estimate;
+	out->n_index_located = zp->n_index_located;
 }
 
 /* ZU_IN_PLACE locations hold the image offset; the public offset is the target's. */
@@ -354,7 +410,8 @@ static void relay_chunk(void *user, size_t i, const struct zu_seed_loc *l)
 }
 
 static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assemble_stats *st,
-		       const struct zu_fetch *fetch, double seconds, struct zckup_apply_stats *out)
+		       const struct zu_fetch *fetch, const struct index_result *res,
+		       double seconds, struct zckup_apply_stats *out)
 {
 	struct zu_fetch_stats fs = { 0 };
 
@@ -386,6 +443,26 @@ static void fill_stats(const struct zckup_apply_opts *o, const struct zu_assembl
 	}
 	out->seconds = seconds;
 	out->image_digest_checked = o->header->h.has_image_digest;
+	out->n_index_located = res->n_index_located;
+	out->n_stale_index = res->check.n_stale;
+	out->stale_index_bytes = res->check.stale_bytes;
+}
+
+/* The installed image's header, for the next update's --source-index. */
+static int save_index(zckup_ctx *ctx, const struct zckup_apply_opts *o)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = zu_header_rewrite_magic(&o->header->h, true, &buf, &len, &ctx->err);
+	if (r == 0)
+		r = zu_io_write_file_atomic(o->save_index, buf, len, &ctx->err);
+	free(buf);
+	if (r < 0)
+		return zu_err_prefix(&ctx->err, "the image is written, but saving its index to %s "
+				     "failed", o->save_index);
+	return 0;
 }
 
 ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
@@ -398,7 +475,7 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	struct zu_sink sink = { 0 };
 	struct zu_fetch *fetch = NULL;
 	struct zu_range *lead_ranges = NULL;
-	uint64_t source_bytes = 0;
+	struct index_result res = { 0 };
 	double t0 = now_seconds();
 	int r;
 
@@ -415,7 +492,7 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	}
 	r = prepare(ctx, &o->header->h, o->sources, o->n_sources,
 		    o->target && !o->no_in_place ? o->target : NULL, o->target_offset,
-		    o->max_ranges, &in, &plan, &source_bytes);
+		    o->max_ranges, true, &in, &plan, &res);
 	if (r < 0)
 		goto out;
 	zu_api_log(ctx, ZCKUP_LOG_INFO,
@@ -455,8 +532,10 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 		ap.chunk_user = (void *)o;
 	}
 	r = zu_assemble_run(&ap, &st, &ctx->err);
+	if (r == 0 && o->save_index)
+		r = save_index(ctx, o);
 	if (r == 0 && out)
-		fill_stats(o, &st, fetch, now_seconds() - t0, out);
+		fill_stats(o, &st, fetch, &res, now_seconds() - t0, out);
 out:
 	zu_sink_free(&sink);
 	if (r < 0 && fetch)

@@ -212,10 +212,12 @@ static bool len_wanted(const struct ix_table *t, uint64_t len)
 
 /*
  * Builds the lookup over the target chunks that a source chunk can match
- * (length 1..ZU_INDEX_CARRY: the chunker never cuts longer ones) and counts them.
+ * (length 1..ZU_INDEX_CARRY: the chunker never cuts longer ones; any length
+ * when some source has an index header, which may list longer chunks) and
+ * counts them. len_bits and max_len describe the chunker's lengths only.
  */
 static int table_build(struct ix_table *t, const struct zu_header *h, const bool *skip,
-		       size_t *out_n, struct zu_err *err)
+		       bool any_len, size_t *out_n, struct zu_err *err)
 {
 	size_t head = 0;
 
@@ -229,11 +231,13 @@ static int table_build(struct ix_table *t, const struct zu_header *h, const bool
 	for (size_t i = 0; i < h->n_chunks; i++) {
 		const struct zu_chunk *c = &h->chunks[i];
 
-		if (c->len == 0 || c->len > ZU_INDEX_CARRY || (skip && skip[i]))
+		if (c->len == 0 || (c->len > ZU_INDEX_CARRY && !any_len) || (skip && skip[i]))
 			continue;
-		t->len_bits[c->len / 64] |= UINT64_C(1) << (c->len % 64);
-		if (c->len > t->max_len)
-			t->max_len = c->len;
+		if (c->len <= ZU_INDEX_CARRY) {
+			t->len_bits[c->len / 64] |= UINT64_C(1) << (c->len % 64);
+			if (c->len > t->max_len)
+				t->max_len = c->len;
+		}
 		t->ents[t->n_ents].key = digest_key(t->key, c->udigest);
 		t->ents[t->n_ents].idx = (uint32_t)i;
 		t->n_ents++;
@@ -297,6 +301,36 @@ static void locate(struct ix_run *x, const uint8_t d[ZU_SHA256_LEN], uint32_t sr
 		x->st.n_found++;
 	}
 	head->n_left = 0;
+}
+
+/*
+ * A source with an index header: its chunks are looked up without reading
+ * the source. The header is untrusted, so a claim is taken only when it fits
+ * within the source and its length is the target chunk's; zu_index_check()
+ * verifies the bytes. Chunks come in image order, so within a source the
+ * lowest offset wins, as when the source is read.
+ */
+static void index_from_header(struct ix_run *x, uint32_t src_idx)
+{
+	const struct zu_index_source *src = &x->p->sources[src_idx];
+	const struct zu_header *ih = src->index;
+
+	for (size_t j = 0; j < ih->n_chunks && x->n_left > 0; j++) {
+		const struct zu_chunk *c = &ih->chunks[j];
+		struct ix_ent *head;
+		size_t before;
+		uint64_t end;
+
+		if (c->len == 0 || zu_add_overflow(c->image_offset, c->len, &end) ||
+		    end > src->size)
+			continue;
+		head = table_find(&x->t, c->udigest);
+		if (!head || head->n_left == 0 || x->h->chunks[head->idx].len != c->len)
+			continue;
+		before = x->st.n_found;
+		locate(x, c->udigest, src_idx, c->image_offset);
+		x->st.n_indexed += x->st.n_found - before;
+	}
 }
 
 /* A source chunk [cstart, end) was cut; buf holds it when its length is wanted. */
@@ -419,10 +453,11 @@ static int locate_empty(struct ix_run *x, struct zu_err *err)
 }
 
 static int check_params(const struct zu_index_params *p, const struct zu_seed_loc *locs,
-			uint64_t *out_total, struct zu_err *err)
+			uint64_t *out_total, bool *out_any_index, struct zu_err *err)
 {
 	uint64_t total = 0;
 
+	*out_any_index = false;
 	if (!p || !p->h || (p->h->n_chunks > 0 && (!locs || !p->h->chunks)) ||
 	    (p->n_sources > 0 && !p->sources))
 		return zu_err_set(err, -EINVAL, "index: missing header, sources or locations");
@@ -432,8 +467,14 @@ static int check_params(const struct zu_index_params *p, const struct zu_seed_lo
 	for (size_t i = 0; i < p->n_sources; i++) {
 		if (p->sources[i].fd < 0)
 			return zu_err_set(err, -EINVAL, "index: source %zu has no fd", i);
-		if (p->sources[i].size > INT64_MAX ||
-		    zu_add_overflow(total, p->sources[i].size, &total))
+		if (p->sources[i].size > INT64_MAX)
+			return zu_err_set(err, -EOVERFLOW, "index: source %zu size %" PRIu64, i,
+					  p->sources[i].size);
+		if (p->sources[i].index) {
+			*out_any_index = true;
+			continue; /* not read: no progress to count */
+		}
+		if (zu_add_overflow(total, p->sources[i].size, &total))
 			return zu_err_set(err, -EOVERFLOW, "index: source %zu size %" PRIu64, i,
 					  p->sources[i].size);
 	}
@@ -445,9 +486,10 @@ int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		 struct zu_index_stats *out_stats, struct zu_err *err)
 {
 	struct ix_run x = { .p = p, .locs = locs, .sha = ZU_SHA256_INIT };
+	bool any_index = false;
 	int r;
 
-	r = check_params(p, locs, &x.total, err);
+	r = check_params(p, locs, &x.total, &any_index, err);
 	if (r < 0)
 		return r;
 	x.h = p->h;
@@ -457,7 +499,7 @@ int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		locs[i] = (struct zu_seed_loc){ .source = held ? ZU_IN_PLACE : ZU_NO_SOURCE,
 						.offset = held ? x.h->chunks[i].image_offset : 0 };
 	}
-	r = table_build(&x.t, x.h, p->in_place, &x.n_left, err);
+	r = table_build(&x.t, x.h, p->in_place, any_index, &x.n_left, err);
 	if (r == 0)
 		r = locate_empty(&x, err);
 	if (r < 0 || x.n_left == 0)
@@ -471,8 +513,12 @@ int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		goto out;
 	}
 	zu_progress_report(&p->progress, ZU_PHASE_INDEX, 0, x.total);
-	for (size_t i = 0; i < p->n_sources && x.n_left > 0 && r == 0; i++)
-		r = index_source(&x, (uint32_t)i, err);
+	for (size_t i = 0; i < p->n_sources && x.n_left > 0 && r == 0; i++) {
+		if (p->sources[i].index)
+			index_from_header(&x, (uint32_t)i);
+		else
+			r = index_source(&x, (uint32_t)i, err);
+	}
 out:
 	if (r == 0) {
 		/* Sources left unread because everything was found count as done. */
@@ -483,5 +529,111 @@ out:
 	free(x.buf);
 	zu_sha256_fini(&x.sha);
 	table_fini(&x.t);
+	return r;
+}
+
+/* ---- verifying locations taken from index headers ---------------------- */
+
+struct ix_check {
+	const struct zu_index_params *p;
+	struct zu_sha256 sha;
+	uint8_t *buf;
+	size_t cap;
+	/* the last place verified: a row of equal chunks (zeros) is read once */
+	bool have_last;
+	struct zu_seed_loc last;
+	const uint8_t *last_digest;
+	uint64_t last_len;
+	bool last_ok;
+	struct zu_index_check_stats st;
+};
+
+/* Whether source place l holds chunk c: *out_ok. Short sources hold nothing. */
+static int check_place(struct ix_check *k, const struct zu_chunk *c, const struct zu_seed_loc *l,
+		       bool *out_ok, struct zu_err *err)
+{
+	const struct zu_index_source *src = &k->p->sources[l->source];
+	uint8_t d[ZU_SHA256_LEN];
+	uint64_t end;
+	int r;
+
+	*out_ok = false;
+	if (zu_add_overflow(l->offset, c->len, &end) || end > src->size || c->len > SIZE_MAX)
+		return 0;
+	if (c->len > k->cap) {
+		uint8_t *nb = realloc(k->buf, (size_t)c->len);
+
+		if (!nb)
+			return zu_err_set(err, -ENOMEM, "cannot allocate %" PRIu64 " bytes", c->len);
+		k->buf = nb;
+		k->cap = (size_t)c->len;
+	}
+	r = zu_io_pread_full(src->fd, k->buf, (size_t)c->len, l->offset, err);
+	if (r == -EBADMSG)
+		return 0; /* the source ends before: it was truncated since */
+	if (r < 0)
+		return zu_err_prefix(err, "source %" PRIu32, l->source);
+	k->st.bytes_read += c->len;
+	r = zu_sha256_reset(&k->sha, err);
+	if (r == 0)
+		r = zu_sha256_update(&k->sha, k->buf, (size_t)c->len, err);
+	if (r == 0)
+		r = zu_sha256_final(&k->sha, d, err);
+	if (r == 0)
+		*out_ok = memcmp(d, c->udigest, ZU_SHA256_LEN) == 0;
+	return r;
+}
+
+static int check_one(struct ix_check *k, const struct zu_chunk *c, struct zu_seed_loc *l,
+		     struct zu_err *err)
+{
+	bool ok;
+	int r;
+
+	if (k->have_last && k->last.source == l->source && k->last.offset == l->offset &&
+	    k->last_len == c->len && !memcmp(k->last_digest, c->udigest, ZU_SHA256_LEN)) {
+		ok = k->last_ok;
+	} else {
+		r = check_place(k, c, l, &ok, err);
+		if (r < 0)
+			return r;
+		k->have_last = true;
+		k->last = *l;
+		k->last_digest = c->udigest;
+		k->last_len = c->len;
+		k->last_ok = ok;
+	}
+	k->st.n_checked++;
+	if (!ok) {
+		k->st.n_stale++;
+		k->st.stale_bytes += c->len;
+		*l = (struct zu_seed_loc){ .source = ZU_NO_SOURCE };
+	}
+	return 0;
+}
+
+int zu_index_check(const struct zu_index_params *p, struct zu_seed_loc *locs,
+		   struct zu_index_check_stats *out_stats, struct zu_err *err)
+{
+	struct ix_check k = { .p = p, .sha = ZU_SHA256_INIT };
+	int r;
+
+	if (!p || !p->h || (p->h->n_chunks > 0 && !locs) || (p->n_sources > 0 && !p->sources))
+		return zu_err_set(err, -EINVAL, "index check: missing header, sources or locations");
+	r = zu_sha256_init(&k.sha, err);
+	for (size_t i = 0; r == 0 && i < p->h->n_chunks; i++) {
+		struct zu_seed_loc *l = &locs[i];
+
+		if (l->source >= p->n_sources || !p->sources[l->source].index ||
+		    p->h->chunks[i].len == 0)
+			continue;
+		r = check_one(&k, &p->h->chunks[i], l, err);
+		if (r == 0 && k.st.n_checked % 64 == 0)
+			r = zu_progress_check_cancel(&p->progress, err);
+	}
+	if (r == 0 && out_stats)
+		*out_stats = k.st;
+	free(k.buf);
+	zu_sha256_fini(&k.sha);
 	return r;
 }

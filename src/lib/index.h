@@ -4,7 +4,10 @@
  * Streams each source through the chunker, hashes only source chunks whose
  * length some target chunk has, and looks the digest up among the target's
  * uncompressed digests. Memory depends on the header, never on source size;
- * no temp files.
+ * no temp files. A source whose chunk table is known (the header of the image
+ * it holds, "source index") is not read at all: its chunks are looked up by
+ * their digests and located at their image offsets; zu_index_check() then
+ * verifies those locations before a plan relies on them.
  */
 #ifndef ZU_INDEX_H
 #define ZU_INDEX_H
@@ -30,6 +33,13 @@ struct zu_seed_loc {
 struct zu_index_source {
 	int fd;          /* borrowed, readable from offset 0 */
 	uint64_t size;   /* bytes to index from offset 0 */
+	/*
+	 * NULL: chunk and hash the source. Else the header of the image the
+	 * source holds (borrowed, untrusted): each of its chunks that ends within
+	 * size is taken to be at its image offset, and nothing is read. Such
+	 * locations are claims: zu_index_check() verifies them.
+	 */
+	const struct zu_header *index;
 };
 
 struct zu_index_params {
@@ -44,6 +54,7 @@ struct zu_index_stats {
 	uint64_t bytes_read;
 	uint64_t bytes_hashed;
 	size_t n_found;
+	size_t n_indexed;  /* of n_found: located through a source's index header */
 };
 
 /*
@@ -54,6 +65,27 @@ struct zu_index_stats {
  */
 int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		 struct zu_index_stats *out_stats, struct zu_err *err)
+	__attribute__((warn_unused_result));
+
+struct zu_index_check_stats {
+	size_t n_checked;       /* chunks located through an index header, verified */
+	size_t n_stale;         /* of those, not held at the claimed place: now NO_SOURCE */
+	uint64_t stale_bytes;
+	uint64_t bytes_read;
+};
+
+/*
+ * Verifies every location that zu_index_run() took from a source's index
+ * header: reads the chunk there and compares its SHA-256 with the target's
+ * uncompressed digest. A location that does not hold the chunk (the source
+ * changed since its index was made, or the index is of another image, or
+ * the source is now shorter) becomes ZU_NO_SOURCE: the chunk is fetched
+ * instead. Reads only those chunks (each distinct place once in a row of
+ * equal chunks), never the rest of the source. Locations found by reading
+ * the source (no index) are left alone. System read errors fail (-EIO...).
+ */
+int zu_index_check(const struct zu_index_params *p, struct zu_seed_loc *locs,
+		   struct zu_index_check_stats *out_stats, struct zu_err *err)
 	__attribute__((warn_unused_result));
 
 #endif

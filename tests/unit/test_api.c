@@ -88,7 +88,7 @@ static void api_getters_refuse_out_of_range(void **state)
 	struct zckup_header_info in;
 	struct zckup_chunk_info c;
 	struct zckup_plan_chunk pc;
-	struct zckup_source src = { f->image, 0 };
+	struct zckup_source src = { f->image, 0, NULL };
 	struct zckup_plan_opts po = { .sources = &src, .n_sources = 1 };
 	zckup_plan *p = NULL;
 

@@ -161,7 +161,7 @@ static int run_index(const struct zu_header *h, const uint8_t *const *data, cons
 
 	assert_true(n_src <= 4);
 	for (size_t s = 0; s < n_src; s++)
-		src[s] = (struct zu_index_source){ temp_source(data[s], file_len[s]), sizes[s] };
+		src[s] = (struct zu_index_source){ temp_source(data[s], file_len[s]), sizes[s], NULL };
 	if (pl) {
 		p.progress.fn = on_progress;
 		p.progress.user = pl;
@@ -540,7 +540,7 @@ static void index_reports_short_source_and_bad_arguments(void **state)
 	struct zu_header h;
 	struct zu_seed_loc locs[MAX_CUTS];
 	struct zu_err err = ZU_ERR_INIT;
-	struct zu_index_source src = { temp_source(s, MIB), 2 * MIB };
+	struct zu_index_source src = { temp_source(s, MIB), 2 * MIB, NULL };
 	struct zu_index_params p = { .h = &h, .sources = &src, .n_sources = 1 };
 
 	(void)state;
@@ -581,7 +581,7 @@ static double time_unmatched_lookup(size_t n, bool hostile, uint64_t src_len)
 	uint8_t *zeros = calloc(1, ZU_CHUNKER_MAX);
 	uint8_t zd[ZU_SHA256_LEN];
 	struct zu_err err = ZU_ERR_INIT;
-	struct zu_index_source src = { open("/dev/zero", O_RDONLY | O_CLOEXEC), src_len };
+	struct zu_index_source src = { open("/dev/zero", O_RDONLY | O_CLOEXEC), src_len, NULL };
 	struct zu_seed_loc *locs = calloc(n, sizeof(*locs));
 	struct zu_index_params p = { .sources = &src, .n_sources = 1 };
 	struct zu_index_stats st;
