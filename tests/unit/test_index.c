@@ -641,6 +641,245 @@ static void index_cost_does_not_depend_on_shared_digest_prefixes(void **state)
 	assert_true(hostile < 3 * honest + 0.5);
 }
 
+/* ---- a source's index header (the header of the image it holds) -------- */
+
+/* The header of the image data cut as c: chunks in order at their offsets. */
+static void index_header_from(struct zu_header *ih, const struct cuts *c)
+{
+	header_from(ih, c);
+	for (size_t i = 0; i < c->n; i++)
+		ih->chunks[i].image_offset = c->off[i];
+}
+
+/* Runs the index over one source: fd with size, located by ih (NULL: read it). */
+static int run_with_index(const struct zu_header *h, int fd, uint64_t size,
+			  const struct zu_header *ih, struct zu_seed_loc *locs,
+			  struct zu_index_stats *st, struct zu_index_check_stats *ck)
+{
+	struct zu_index_source src = { fd, size, ih };
+	struct zu_index_params p = { .h = h, .sources = &src, .n_sources = 1 };
+	struct zu_err err = ZU_ERR_INIT;
+	int r;
+
+	r = zu_index_run(&p, locs, st, &err);
+	if (r == 0 && ck)
+		r = zu_index_check(&p, locs, ck, &err);
+	if (r < 0)
+		print_message("index: %d %s\n", r, err.msg);
+	return r;
+}
+
+/*
+ * With the source's index header the same chunks are found at the same places
+ * as by reading it, and nothing is read: the source file here is empty.
+ */
+static void index_header_locates_chunks_without_reading(void **state)
+{
+	static struct cuts c;
+	size_t n = 4 * MIB + 99;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	const uint8_t *data[] = { s };
+	uint64_t size = n;
+	struct zu_header h, ih;
+	struct zu_index_stats st, st_read;
+	struct zu_seed_loc *want = calloc(MAX_CUTS, sizeof(*want));
+	struct zu_seed_loc *got = calloc(MAX_CUTS, sizeof(*got));
+	int empty = temp_source("", 0);
+
+	(void)state;
+	cut(s, n, &c);
+	index_header_from(&ih, &c);
+	/* The target: every other chunk of the source, plus one it lacks. */
+	header_init(&h, c.n / 2 + 1);
+	for (size_t i = 0; i < c.n / 2; i++)
+		header_set(&h, i, &c, 2 * i);
+	h.chunks[c.n / 2].len = 1000;
+	memset(h.chunks[c.n / 2].udigest, 0xab, ZU_SHA256_LEN);
+	check_index(&h, data, &size, 1, &st_read, want);
+	assert_int_equal(run_with_index(&h, empty, size, &ih, got, &st, NULL), 0);
+	for (size_t i = 0; i < h.n_chunks; i++) {
+		assert_int_equal(got[i].source, want[i].source);
+		assert_int_equal(got[i].offset, want[i].offset);
+	}
+	assert_int_equal(st.bytes_read, 0);
+	assert_int_equal(st.bytes_hashed, 0);
+	assert_int_equal(st.n_found, c.n / 2);
+	assert_int_equal(st.n_indexed, c.n / 2);
+	assert_int_equal(st_read.n_indexed, 0);
+	close(empty);
+	zu_header_fini(&h);
+	zu_header_fini(&ih);
+	free(want);
+	free(got);
+	free(s);
+}
+
+/*
+ * The index header is untrusted: a place is taken only when the chunk ends
+ * within the source's size and has the target chunk's length.
+ */
+static void index_header_claims_bounded_by_size_and_length(void **state)
+{
+	static struct cuts c;
+	size_t n = 2 * MIB;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	struct zu_header h, ih;
+	struct zu_index_stats st;
+	struct zu_seed_loc locs[MAX_CUTS];
+	uint64_t limit;
+	int fd = temp_source(s, n);
+
+	(void)state;
+	cut(s, n, &c);
+	assert_true(c.n > 8);
+	header_from(&h, &c);
+	index_header_from(&ih, &c);
+	/* Source size ends in the middle of chunk 5: chunks 0..4 only. */
+	limit = c.off[5] + c.len[5] / 2;
+	assert_int_equal(run_with_index(&h, fd, limit, &ih, locs, &st, NULL), 0);
+	for (size_t i = 0; i < c.n; i++)
+		assert_int_equal(locs[i].source, i < 5 ? 0u : ZU_NO_SOURCE);
+	assert_int_equal(st.n_indexed, 5);
+	/* An index entry with the right digest but another length claims nothing. */
+	ih.chunks[2].len += 1;
+	assert_int_equal(run_with_index(&h, fd, n, &ih, locs, &st, NULL), 0);
+	assert_int_equal(locs[2].source, ZU_NO_SOURCE);
+	assert_int_equal(st.n_indexed, c.n - 1);
+	/* An offset that overflows claims nothing either. */
+	ih.chunks[2].len -= 1;
+	ih.chunks[3].image_offset = UINT64_MAX - 10;
+	assert_int_equal(run_with_index(&h, fd, n, &ih, locs, &st, NULL), 0);
+	assert_int_equal(locs[3].source, ZU_NO_SOURCE);
+	assert_int_equal(locs[2].source, 0);
+	close(fd);
+	zu_header_fini(&h);
+	zu_header_fini(&ih);
+	free(s);
+}
+
+/*
+ * zu_index_check: places that no longer hold their chunk (the source changed
+ * since its index was made, or was truncated) become NO_SOURCE; the others
+ * stay; only the located chunks are read.
+ */
+static void index_check_drops_stale_places_only(void **state)
+{
+	static struct cuts c;
+	size_t n = 3 * MIB;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	struct zu_header h, ih;
+	struct zu_index_stats st;
+	struct zu_index_check_stats ck;
+	struct zu_seed_loc locs[MAX_CUTS];
+	uint64_t located = 0;
+	int fd;
+
+	(void)state;
+	cut(s, n, &c);
+	assert_true(c.n > 12);
+	/* The target: all chunks but the last two. */
+	header_init(&h, c.n - 2);
+	for (size_t i = 0; i < c.n - 2; i++) {
+		header_set(&h, i, &c, i);
+		located += c.len[i];
+	}
+	index_header_from(&ih, &c);
+	/* The source changed in chunks 3 and 7 since the index was made, and ends in chunk 10. */
+	s[c.off[3] + 1] ^= 1;
+	s[c.off[7] + c.len[7] - 1] ^= 0x80;
+	fd = temp_source(s, c.off[10] + 5);
+	/* The index claims the whole image (size = n): the file is shorter. */
+	assert_int_equal(run_with_index(&h, fd, n, &ih, locs, &st, &ck), 0);
+	assert_int_equal(st.bytes_read, 0);
+	assert_int_equal(ck.n_checked, c.n - 2);
+	for (size_t i = 0; i < c.n - 2; i++) {
+		bool stale = i == 3 || i == 7 || i >= 10;
+
+		assert_int_equal(locs[i].source, stale ? ZU_NO_SOURCE : 0u);
+		if (!stale)
+			assert_int_equal(locs[i].offset, c.off[i]);
+	}
+	assert_int_equal(ck.n_stale, 2 + (c.n - 2 - 10));
+	/* Read: each located chunk that the file holds whole, no more. */
+	located = 0;
+	for (size_t i = 0; i < 10; i++)
+		located += c.len[i];
+	assert_int_equal(ck.bytes_read, located);
+	close(fd);
+	zu_header_fini(&h);
+	zu_header_fini(&ih);
+	free(s);
+}
+
+/*
+ * A row of equal chunks (zeros) located at one place is read and hashed once;
+ * places found by reading a source are not checked again; a source read
+ * before an indexed one keeps the chunks it holds.
+ */
+static void index_check_reads_each_place_once_and_skips_read_sources(void **state)
+{
+	static struct cuts c, cz;
+	size_t n = 2 * MIB, nz = 3 * ZU_CHUNKER_MAX;
+	uint8_t *s = test_rng_alloc(&rng_state, n), *z = calloc(1, nz);
+	struct zu_header h, ih;
+	struct zu_index_source src[2];
+	struct zu_index_params p = { .h = &h, .sources = src, .n_sources = 2 };
+	struct zu_index_stats st;
+	struct zu_index_check_stats ck;
+	struct zu_seed_loc locs[MAX_CUTS];
+	struct zu_err err = ZU_ERR_INIT;
+	size_t half;
+
+	(void)state;
+	cut(s, n, &c);
+	cut(z, nz, &cz);
+	assert_true(cz.n == 3 && cz.len[0] == ZU_CHUNKER_MAX);
+	half = c.n / 2;
+	/* Target: the source's chunks, then 20 zero chunks. */
+	header_init(&h, c.n + 20);
+	for (size_t i = 0; i < c.n; i++)
+		header_set(&h, i, &c, i);
+	for (size_t i = 0; i < 20; i++)
+		header_set(&h, c.n + i, &cz, 0);
+	/* Source 0 (read) holds the first half; source 1 (indexed) all, zeros after it. */
+	src[0] = (struct zu_index_source){ temp_source(s, c.off[half]), c.off[half], NULL };
+	{
+		uint8_t *both = malloc(n + nz);
+
+		memcpy(both, s, n);
+		memcpy(both + n, z, nz);
+		src[1] = (struct zu_index_source){ temp_source(both, n + nz), n + nz, &ih };
+		free(both);
+	}
+	header_init(&ih, c.n + 1);
+	for (size_t i = 0; i < c.n; i++) {
+		header_set(&ih, i, &c, i);
+		ih.chunks[i].image_offset = c.off[i];
+	}
+	header_set(&ih, c.n, &cz, 0);
+	ih.chunks[c.n].image_offset = n;
+	assert_int_equal(zu_index_run(&p, locs, &st, &err), 0);
+	assert_int_equal(zu_index_check(&p, locs, &ck, &err), 0);
+	for (size_t i = 0; i < c.n; i++) {
+		assert_int_equal(locs[i].source, i < half ? 0u : 1u);
+		assert_int_equal(locs[i].offset, c.off[i]);
+	}
+	for (size_t i = 0; i < 20; i++) {
+		assert_int_equal(locs[c.n + i].source, 1);
+		assert_int_equal(locs[c.n + i].offset, n);
+	}
+	assert_int_equal(st.n_indexed, c.n - half + 20);
+	assert_int_equal(ck.n_checked, c.n - half + 20);
+	assert_int_equal(ck.n_stale, 0);
+	assert_int_equal(ck.bytes_read, n - c.off[half] + ZU_CHUNKER_MAX);
+	close(src[0].fd);
+	close(src[1].fd);
+	zu_header_fini(&h);
+	zu_header_fini(&ih);
+	free(z);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +895,10 @@ int main(void)
 		cmocka_unit_test(index_handles_empty_header_and_empty_chunks),
 		cmocka_unit_test(index_reports_short_source_and_bad_arguments),
 		cmocka_unit_test(index_cost_does_not_depend_on_shared_digest_prefixes),
+		cmocka_unit_test(index_header_locates_chunks_without_reading),
+		cmocka_unit_test(index_header_claims_bounded_by_size_and_length),
+		cmocka_unit_test(index_check_drops_stale_places_only),
+		cmocka_unit_test(index_check_reads_each_place_once_and_skips_read_sources),
 	};
 
 	rng_state = test_rng_seed(SEED);
