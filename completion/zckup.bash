@@ -31,7 +31,8 @@ _zckup()
 	fi
 	case $prev in
 	--level | -l | --threads | -t | --source-size | -S | --target-offset | --max-ranges | \
-		--connections | --retries | --timeout | --header-sha256 | --http-header | --user | \
+		--connections | --retries | --timeout | --header-sha256 | --source-index-sha256 | \
+		--http-header | --user | \
 		--exec | -e)
 		return ;;
 	--progress)
