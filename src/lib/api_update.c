@@ -376,6 +376,18 @@ static int check_apply_opts(zckup_ctx *ctx, const struct zckup_apply_opts *o)
 					  "refusing to overwrite the image being read",
 					  o->target, o->target_offset, s->path);
 	}
+	/* The saved index is written after the image: it must not land on it nor on a source. */
+	for (size_t i = 0; o->save_index && i <= o->n_sources; i++) {
+		const char *other = i < o->n_sources ? o->sources[i].path
+				    : o->target ? o->target : o->output;
+		struct zu_io_region a = { o->save_index, 0, UINT64_MAX };
+		struct zu_io_region b = { other, 0, UINT64_MAX };
+
+		if (other && (!strcmp(o->save_index, other) || zu_io_regions_overlap(&a, &b)))
+			return zu_err_set(&ctx->err, -EINVAL,
+					  "save index %s is the same file as %s, which the update "
+					  "reads or writes: refusing it", o->save_index, other);
+	}
 	return o->target ? check_target_kind(ctx, o) : 0;
 }
 

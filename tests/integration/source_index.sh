@@ -158,6 +158,14 @@ expect_exit 6 "unwritable --save-index path" "$ZCKUP" apply --header v3.zckh --u
 expect_err_contains "saving its index" "unwritable --save-index: the message says the image is written"
 check "unwritable --save-index: the image is written" cmp nosave.img v3.img
 
+# The saved index may not replace the image or a source.
+expect_exit 2 "--save-index onto the output refused" "$ZCKUP" apply --header v3.zckh \
+	--url v3.zck --output same.img --save-index same.img -q
+assert "--save-index onto the output: nothing written" "[ ! -e same.img ]"
+expect_exit 2 "--save-index onto a source refused" "$ZCKUP" apply --header v3.zckh \
+	--url v3.zck --source slotB.img --output v3b.img --save-index slotB.img -q
+check "--save-index onto a source: the source is untouched" cmp slotB.img new.img
+
 # --- a 64 MiB source: plan time with and without the index -----------------
 $GEN image 3 67108864 big.img
 $GEN edit scatter 4 big.img big2.img
