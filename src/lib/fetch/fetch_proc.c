@@ -142,11 +142,17 @@ static int send_job(struct proc_priv *p, enum zu_frame_type type, uint64_t off, 
 		return zu_err_set(err, -EPROTO, "the downloader has stopped after an error");
 	if (p->busy)
 		return zu_err_set(err, -EINVAL, "a job is still running");
-	if (zu_frame_write(p->sock, type, off, pl, len, err) < 0) {
-		p->dead = true;
-		return zu_err_prefix(err, "downloader");
-	}
 	p->busy = true;
+	if (zu_frame_write(p->sock, type, off, pl, len, err) < 0) {
+		struct zu_fetch_rec rec;
+
+		/* it may have said why it stopped (a bad --user, an unreadable --key...) */
+		if (recv_frame(p, &rec, err) >= 0)
+			zu_err_set(err, -EPROTO, "the downloader stopped before its job");
+		p->dead = true;
+		p->busy = false;
+		return err->code;
+	}
 	return 0;
 }
 

@@ -11,6 +11,25 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <sys/socket.h>
+
+/* All of buf, with send(MSG_NOSIGNAL): a peer that is gone is -EPIPE, never a SIGPIPE. */
+static int send_full(int fd, const void *buf, size_t n, struct zu_err *err)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return zu_err_sys(err, errno, "send");
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
 
 int zu_frame_write(int fd, enum zu_frame_type type, uint64_t off, const void *payload,
 		   size_t len, struct zu_err *err)
@@ -20,9 +39,9 @@ int zu_frame_write(int fd, enum zu_frame_type type, uint64_t off, const void *pa
 
 	if (len > UINT32_MAX)
 		return zu_err_set(err, -EOVERFLOW, "frame payload of %zu bytes", len);
-	r = zu_io_write_full(fd, &h, sizeof(h), err);
+	r = send_full(fd, &h, sizeof(h), err);
 	if (r == 0 && len)
-		r = zu_io_write_full(fd, payload, len, err);
+		r = send_full(fd, payload, len, err);
 	return r;
 }
 
