@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * index - finds which target chunks the sources already hold. Each source is
- * read sequentially in 1 MiB blocks into one reused buffer, cut with the
- * chunker, and only source chunks whose length some target chunk has are
- * hashed and looked up. Memory is O(n_chunks) for the lookup plus one fixed
- * buffer; nothing depends on source size, nothing is written to disk.
+ * read in 1 MiB blocks into a reused buffer, cut with the chunker, and only
+ * source chunks whose length some target chunk has are hashed and looked up.
+ * With one thread that is one sequential scan, here; with more, index_par.c
+ * splits the sources into segments for worker threads and merges their chunks
+ * into the same result. Memory is O(n_chunks) for the lookup plus one fixed
+ * buffer per thread; nothing depends on source size, nothing is written to disk.
  *
  * Hashing strategy: the buffer has ZU_CHUNKER_MAX bytes of head room before
  * the read area. When a block is used up, the unfinished chunk's bytes (at
@@ -19,6 +21,7 @@
 #include "config.h"
 
 #include "index.h"
+#include "index_int.h"
 
 #include <assert.h>
 #include <fcntl.h>
@@ -33,59 +36,18 @@
 #include "hash.h"
 #include "io.h"
 
-/* Bytes read per pread(); progress is reported once per block. */
-#define ZU_INDEX_BLOCK (1u << 20)
-/* Head room for the unfinished chunk carried over to the next block. */
-#define ZU_INDEX_CARRY ZU_CHUNKER_MAX
-
 /*
- * One target chunk in the lookup, sorted by (key, full digest, idx) so that
- * equal digests (e.g. many all-zero chunks) are adjacent. key = a keyed hash
- * of the digest (digest_key), kept inline so that comparisons need no memcmp
- * but for equal keys; a header whose digests share a prefix (crafted: they
- * need not be real SHA-256 values) costs no more than any other. Lookups are
- * binary searches: O(log n) per source chunk hashed, whatever the header. The first entry of each run of equal digests ("head")
- * counts the run's chunks still without a location, so a run found once
- * costs O(1) on every later hit.
+ * The lookup (struct ix_ent and ix_table, in index_int.h): one entry per
+ * target chunk, sorted by (key, full digest, idx) so that equal digests (e.g.
+ * many all-zero chunks) are adjacent. key = a keyed hash of the digest
+ * (digest_key), kept inline so that comparisons need no memcmp but for equal
+ * keys; a header whose digests share a prefix (crafted: they need not be real
+ * SHA-256 values) costs no more than any other. Lookups are binary searches:
+ * O(log n) per source chunk hashed, whatever the header. The first entry of
+ * each run of equal digests ("head") counts the run's chunks still without a
+ * location, so a run found once costs O(1) on every later hit. Lookups only
+ * read the table, so worker threads share it (index_par.c).
  */
-struct ix_ent {
-	uint64_t key;
-	uint32_t idx;
-	uint32_t n_left;
-};
-
-struct ix_table {
-	const struct zu_header *h; /* the digests the entries refer to */
-	uint64_t key[2];           /* secret of digest_key() */
-	struct ix_ent *ents;
-	size_t n_ents;
-	uint64_t *len_bits; /* bit L set when a target chunk has length L (1..CARRY) */
-	uint64_t max_len;   /* longest such length; 0 when none */
-};
-
-/* Where we are in the current source. Invariant: next read offset = base + fill. */
-struct ix_cursor {
-	const struct zu_index_source *src;
-	uint32_t src_idx;
-	uint64_t base;   /* source offset of buf[0] */
-	size_t fill;     /* valid bytes in buf */
-	size_t scan;     /* bytes of buf already given to the chunker */
-	uint64_t cstart; /* source offset where the current chunk starts */
-};
-
-struct ix_run {
-	const struct zu_index_params *p;
-	const struct zu_header *h;
-	struct zu_seed_loc *locs;
-	struct ix_table t;
-	size_t n_left; /* matchable target chunks without a location */
-	struct zu_sha256 sha;
-	struct zu_chunker ck;
-	uint8_t *buf; /* ZU_INDEX_CARRY + ZU_INDEX_BLOCK bytes */
-	struct zu_index_stats st;
-	uint64_t done, total;
-};
-
 static uint64_t rotl64(uint64_t x, unsigned b)
 {
 	return (x << b) | (x >> (64 - b));
@@ -205,11 +167,6 @@ static void ents_sort(struct ix_table *t)
 	}
 }
 
-static bool len_wanted(const struct ix_table *t, uint64_t len)
-{
-	return len >= 1 && len <= t->max_len && (t->len_bits[len / 64] >> (len % 64) & 1);
-}
-
 /*
  * Builds the lookup over the target chunks that a source chunk can match
  * (length 1..ZU_INDEX_CARRY: the chunker never cuts longer ones; any length
@@ -262,7 +219,7 @@ static void table_fini(struct ix_table *t)
 }
 
 /* The head of the run of entries whose digest is d, or NULL: a binary search. */
-static struct ix_ent *table_find(const struct ix_table *t, const uint8_t *d)
+struct ix_ent *zu_ix_table_find(const struct ix_table *t, const uint8_t *d)
 {
 	uint64_t key = digest_key(t->key, d);
 	size_t lo = 0, hi = t->n_ents;
@@ -281,14 +238,12 @@ static struct ix_ent *table_find(const struct ix_table *t, const uint8_t *d)
 }
 
 /*
- * Gives every unlocated target chunk with digest d the location (src, off).
- * The run holds exactly the chunks with digest d and is walked once: after
+ * Gives every unlocated target chunk of head's run the location (src, off).
+ * The run holds exactly the chunks with that digest and is walked once: after
  * that its head says nothing is left.
  */
-static void locate(struct ix_run *x, const uint8_t d[ZU_SHA256_LEN], uint32_t src, uint64_t off)
+void zu_ix_locate(struct ix_run *x, struct ix_ent *head, uint32_t src, uint64_t off)
 {
-	struct ix_ent *head = table_find(&x->t, d);
-
 	if (!head || head->n_left == 0)
 		return;
 	for (struct ix_ent *e = head; e < head + head->n_left; e++) {
@@ -310,7 +265,7 @@ static void locate(struct ix_run *x, const uint8_t d[ZU_SHA256_LEN], uint32_t sr
  * verifies the bytes. Chunks come in image order, so within a source the
  * lowest offset wins, as when the source is read.
  */
-static void index_from_header(struct ix_run *x, uint32_t src_idx)
+void zu_ix_from_header(struct ix_run *x, uint32_t src_idx)
 {
 	const struct zu_index_source *src = &x->p->sources[src_idx];
 	const struct zu_header *ih = src->index;
@@ -324,71 +279,107 @@ static void index_from_header(struct ix_run *x, uint32_t src_idx)
 		if (c->len == 0 || zu_add_overflow(c->image_offset, c->len, &end) ||
 		    end > src->size)
 			continue;
-		head = table_find(&x->t, c->udigest);
+		head = zu_ix_table_find(&x->t, c->udigest);
 		if (!head || head->n_left == 0 || x->h->chunks[head->idx].len != c->len)
 			continue;
 		before = x->st.n_found;
-		locate(x, c->udigest, src_idx, c->image_offset);
+		zu_ix_locate(x, head, src_idx, c->image_offset);
 		x->st.n_indexed += x->st.n_found - before;
 	}
 }
 
-/* A source chunk [cstart, end) was cut; buf holds it when its length is wanted. */
-static int on_chunk(struct ix_run *x, const struct ix_cursor *c, uint64_t end, struct zu_err *err)
+/* ---- chunking a range of a source ---------------------------------------- */
+
+int zu_ix_reader_init(struct ix_reader *rd, const struct ix_table *t, struct zu_err *err)
+{
+	int r;
+
+	*rd = (struct ix_reader){ .t = t, .sha = ZU_SHA256_INIT };
+	r = zu_sha256_init(&rd->sha, err);
+	if (r < 0)
+		return r;
+	rd->buf = malloc(ZU_INDEX_CARRY + ZU_INDEX_BLOCK);
+	if (!rd->buf)
+		return zu_err_set(err, -ENOMEM, "cannot allocate the index read buffer");
+	return 0;
+}
+
+void zu_ix_reader_fini(struct ix_reader *rd)
+{
+	free(rd->buf);
+	rd->buf = NULL;
+	zu_sha256_fini(&rd->sha);
+}
+
+/* Where a scan is. Invariant: next read offset = base + fill. */
+struct ix_cursor {
+	const struct zu_index_source *src;
+	const struct ix_job *j;
+	uint64_t base;   /* source offset of buf[0] */
+	size_t fill;     /* valid bytes in buf */
+	size_t scan;     /* bytes of buf already given to the chunker */
+	uint64_t cstart; /* source offset where the current chunk starts */
+};
+
+/* A chunk [cstart, end) was cut; buf holds it when its length is wanted. */
+static int on_chunk(struct ix_reader *rd, const struct ix_cursor *c, uint64_t end,
+		    const struct ix_scan_ops *ops, void *user, struct zu_err *err)
 {
 	uint64_t len = end - c->cstart;
 	uint8_t d[ZU_SHA256_LEN];
 	const uint8_t *p;
 	int r;
 
-	if (!len_wanted(&x->t, len))
-		return 0;
+	if (end < c->j->own_from || !zu_ix_len_wanted(rd->t, len))
+		return ops->on_chunk(user, c->cstart, end, false, NULL);
 	assert(c->cstart >= c->base && end <= c->base + c->fill);
-	p = x->buf + (c->cstart - c->base);
-	r = zu_sha256_reset(&x->sha, err);
+	p = rd->buf + (c->cstart - c->base);
+	r = zu_sha256_reset(&rd->sha, err);
 	if (r == 0)
-		r = zu_sha256_update(&x->sha, p, (size_t)len, err);
+		r = zu_sha256_update(&rd->sha, p, (size_t)len, err);
 	if (r == 0)
-		r = zu_sha256_final(&x->sha, d, err);
+		r = zu_sha256_final(&rd->sha, d, err);
 	if (r < 0)
 		return r;
-	x->st.bytes_hashed += len;
-	locate(x, d, c->src_idx, c->cstart);
-	return 0;
+	return ops->on_chunk(user, c->cstart, end, true, zu_ix_table_find(rd->t, d));
 }
 
 /*
  * Keeps the unfinished chunk's bytes (when it can still match) at the front
  * of buf and reads the next block behind them.
  */
-static int refill(struct ix_run *x, struct ix_cursor *c, struct zu_err *err)
+static int refill(struct ix_reader *rd, struct ix_cursor *c, const struct ix_scan_ops *ops,
+		  void *user, struct zu_err *err)
 {
 	uint64_t end = c->base + c->fill;
 	size_t keep = 0, n;
 	int r;
 
-	if (c->cstart >= c->base && end - c->cstart <= x->t.max_len)
+	if (c->fill > 0 && c->cstart >= c->base && end - c->cstart <= rd->t->max_len)
 		keep = (size_t)(end - c->cstart);
-	memmove(x->buf, x->buf + (c->fill - keep), keep);
+	memmove(rd->buf, rd->buf + (c->fill - keep), keep);
 	c->base = end - keep;
 	c->fill = keep;
 	c->scan = keep;
-	n = c->src->size - end < ZU_INDEX_BLOCK ? (size_t)(c->src->size - end) : ZU_INDEX_BLOCK;
-	r = zu_io_pread_full(c->src->fd, x->buf + keep, n, end, err);
+	n = c->j->to - end < ZU_INDEX_BLOCK ? (size_t)(c->j->to - end) : ZU_INDEX_BLOCK;
+	r = zu_io_pread_full(c->src->fd, rd->buf + keep, n, end, err);
 	if (r < 0)
 		return r;
 	c->fill += n;
-	x->st.bytes_read += n;
-	x->done += n;
-	zu_progress_report(&x->p->progress, ZU_PHASE_INDEX, x->done, x->total);
-	return zu_progress_check_cancel(&x->p->progress, err);
+	if (c->j->chunk_from > c->base + c->scan) {
+		/* the first block of a job that starts inside it */
+		assert(c->j->chunk_from <= c->base + c->fill);
+		c->scan = (size_t)(c->j->chunk_from - c->base);
+	}
+	return ops->on_block(user, n, err);
 }
 
 /* Gives the new bytes of buf to the chunker; handles every chunk it cuts. */
-static int scan_block(struct ix_run *x, struct ix_cursor *c, struct zu_err *err)
+static int scan_block(struct ix_reader *rd, struct ix_cursor *c, const struct ix_scan_ops *ops,
+		      void *user, struct zu_err *err)
 {
-	while (c->scan < c->fill && x->n_left > 0) {
-		size_t k = zu_chunker_scan(&x->ck, x->buf + c->scan, c->fill - c->scan);
+	while (c->scan < c->fill) {
+		size_t k = zu_chunker_scan(&rd->ck, rd->buf + c->scan, c->fill - c->scan);
 		int r;
 
 		if (k == ZU_CHUNKER_NO_CUT) {
@@ -398,35 +389,69 @@ static int scan_block(struct ix_run *x, struct ix_cursor *c, struct zu_err *err)
 		assert(k <= c->fill - c->scan);
 		c->scan += k;
 		assert(c->base + c->scan > c->cstart); /* the chunker never cuts empty chunks */
-		r = on_chunk(x, c, c->base + c->scan, err);
-		if (r < 0)
+		r = on_chunk(rd, c, c->base + c->scan, ops, user, err);
+		if (r != 0)
 			return r;
 		c->cstart = c->base + c->scan;
 	}
 	return 0;
 }
 
-static int index_source(struct ix_run *x, uint32_t src_idx, struct zu_err *err)
+/*
+ * Reads go to the multiples of ZU_INDEX_BLOCK from the one at or below
+ * chunk_from, so whatever range a job covers, a source is read in the same
+ * blocks (and a short source fails at the same one) as by one sequential scan.
+ */
+int zu_ix_scan(struct ix_reader *rd, const struct zu_index_source *src, const struct ix_job *j,
+	       const struct ix_scan_ops *ops, void *user, struct zu_err *err)
 {
-	struct ix_cursor c = { .src = &x->p->sources[src_idx], .src_idx = src_idx };
+	struct ix_cursor c = { .src = src, .j = j, .cstart = j->chunk_from };
 	int r = 0;
 
-	zu_chunker_init(&x->ck);
+	assert(j->chunk_from <= j->to && j->to <= src->size);
+	c.base = j->chunk_from - j->chunk_from % ZU_INDEX_BLOCK;
+	zu_chunker_init(&rd->ck);
 	/* Advisory only (doubles readahead); a failure changes nothing we rely on. */
-	(void)posix_fadvise(c.src->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	while (c.base + c.fill < c.src->size && x->n_left > 0) {
-		r = refill(x, &c, err);
+	(void)posix_fadvise(src->fd, (off_t)c.base, (off_t)(j->to - c.base),
+			    POSIX_FADV_SEQUENTIAL);
+	while (c.base + c.fill < j->to && r == 0) {
+		r = refill(rd, &c, ops, user, err);
 		if (r == 0)
-			r = scan_block(x, &c, err);
-		if (r < 0)
-			return zu_err_prefix(err, "source %" PRIu32, src_idx);
+			r = scan_block(rd, &c, ops, user, err);
 	}
 	/* End of input: what the chunker holds is the last chunk. */
-	if (x->n_left > 0 && c.base + c.fill > c.cstart)
-		r = on_chunk(x, &c, c.base + c.fill, err);
+	if (r == 0 && j->to == src->size && c.base + c.fill > c.cstart)
+		r = on_chunk(rd, &c, c.base + c.fill, ops, user, err);
 	if (r < 0)
-		return zu_err_prefix(err, "source %" PRIu32, src_idx);
+		return zu_err_prefix(err, "source %" PRIu32, j->src_idx);
 	return 0;
+}
+
+/* ---- the sequential scan: one source at a time on the calling thread ----- */
+
+struct ix_seq {
+	struct ix_run *x;
+	uint32_t src_idx;
+};
+
+static int seq_block(void *user, size_t n, struct zu_err *err)
+{
+	struct ix_run *x = ((struct ix_seq *)user)->x;
+
+	x->st.bytes_read += n;
+	x->done += n;
+	zu_progress_report(&x->p->progress, ZU_PHASE_INDEX, x->done, x->total);
+	return zu_progress_check_cancel(&x->p->progress, err);
+}
+
+static int seq_chunk(void *user, uint64_t start, uint64_t end, bool hashed, struct ix_ent *head)
+{
+	struct ix_seq *q = user;
+
+	if (hashed)
+		q->x->st.bytes_hashed += end - start;
+	zu_ix_locate(q->x, head, q->src_idx, start);
+	return q->x->n_left == 0; /* everything found: stop reading */
 }
 
 /* Empty target chunks are held by any source, at offset 0 of the first one. */
@@ -482,10 +507,32 @@ static int check_params(const struct zu_index_params *p, const struct zu_seed_lo
 	return 0;
 }
 
+static const struct ix_scan_ops seq_ops = { .on_block = seq_block, .on_chunk = seq_chunk };
+
+static int run_sequential(struct ix_run *x, struct zu_err *err)
+{
+	struct ix_reader rd;
+	int r;
+
+	r = zu_ix_reader_init(&rd, &x->t, err);
+	for (size_t i = 0; i < x->p->n_sources && x->n_left > 0 && r == 0; i++) {
+		const struct zu_index_source *src = &x->p->sources[i];
+		struct ix_seq q = { .x = x, .src_idx = (uint32_t)i };
+		struct ix_job j = { .src_idx = (uint32_t)i, .to = src->size };
+
+		if (src->index)
+			zu_ix_from_header(x, (uint32_t)i);
+		else
+			r = zu_ix_scan(&rd, src, &j, &seq_ops, &q, err);
+	}
+	zu_ix_reader_fini(&rd);
+	return r;
+}
+
 int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		 struct zu_index_stats *out_stats, struct zu_err *err)
 {
-	struct ix_run x = { .p = p, .locs = locs, .sha = ZU_SHA256_INIT };
+	struct ix_run x = { .p = p, .locs = locs };
 	bool any_index = false;
 	int r;
 
@@ -504,21 +551,11 @@ int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		r = locate_empty(&x, err);
 	if (r < 0 || x.n_left == 0)
 		goto out;
-	r = zu_sha256_init(&x.sha, err);
-	if (r < 0)
-		goto out;
-	x.buf = malloc(ZU_INDEX_CARRY + ZU_INDEX_BLOCK);
-	if (!x.buf) {
-		r = zu_err_set(err, -ENOMEM, "cannot allocate the index read buffer");
-		goto out;
-	}
 	zu_progress_report(&p->progress, ZU_PHASE_INDEX, 0, x.total);
-	for (size_t i = 0; i < p->n_sources && x.n_left > 0 && r == 0; i++) {
-		if (p->sources[i].index)
-			index_from_header(&x, (uint32_t)i);
-		else
-			r = index_source(&x, (uint32_t)i, err);
-	}
+	if (p->threads > 1 && x.total > 0)
+		r = zu_ix_run_parallel(&x, p->threads, err);
+	else
+		r = run_sequential(&x, err);
 out:
 	if (r == 0) {
 		/* Sources left unread because everything was found count as done. */
@@ -526,8 +563,6 @@ out:
 		if (out_stats)
 			*out_stats = x.st;
 	}
-	free(x.buf);
-	zu_sha256_fini(&x.sha);
 	table_fini(&x.t);
 	return r;
 }

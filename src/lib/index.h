@@ -48,6 +48,22 @@ struct zu_index_params {
 	size_t n_sources;
 	struct zu_progress progress;  /* phase ZU_PHASE_INDEX, total = sum of sizes */
 	const bool *in_place;         /* NULL, or per target chunk: already in place, skip it */
+	/*
+	 * Threads that chunk and hash the read sources: <= 1 = the calling thread
+	 * only; more = that many workers (at most ZU_INDEX_MAX_THREADS), each with
+	 * its own ZU_INDEX_CARRY + ZU_INDEX_BLOCK buffer. The result and stats are
+	 * the same for every count.
+	 */
+	int threads;
+	const struct zu_index_tuning *tuning; /* NULL: the defaults */
+};
+
+#define ZU_INDEX_MAX_THREADS 64
+
+/* Segment sizes of the parallel scan: only tests change them. */
+struct zu_index_tuning {
+	uint64_t seg_bytes;      /* > 0: a source is split into segments of this size */
+	uint64_t lookback_bytes; /* where a segment's worker starts chunking before it */
 };
 
 struct zu_index_stats {
@@ -55,6 +71,13 @@ struct zu_index_stats {
 	uint64_t bytes_hashed;
 	size_t n_found;
 	size_t n_indexed;  /* of n_found: located through a source's index header */
+	/*
+	 * Not a result: with threads > 1, segments whose worker did not meet the
+	 * sequential cuts within its lookback and were chunked again (diagnostics).
+	 * bytes_read and bytes_hashed count what one sequential scan would have
+	 * read and hashed (workers may read ahead of an early stop).
+	 */
+	size_t n_rescans;
 };
 
 /*

@@ -149,14 +149,23 @@ static void on_progress(void *user, enum zu_phase phase, uint64_t done, uint64_t
 	l->total = total;
 }
 
+/* Threads and segments of a run; zero: the calling thread only. */
+struct run_cfg {
+	int threads;
+	const struct zu_index_tuning *tuning;
+	struct zu_err *err; /* NULL: print the error */
+};
+
 /* Runs the index over sources made of data[s][0..file_len[s]) limited to sizes[s]. */
-static int run_index(const struct zu_header *h, const uint8_t *const *data, const size_t *file_len,
-		     const uint64_t *sizes, size_t n_src, struct zu_seed_loc *locs,
-		     struct zu_index_stats *st, struct progress_log *pl)
+static int run_index_cfg(const struct zu_header *h, const uint8_t *const *data,
+			 const size_t *file_len, const uint64_t *sizes, size_t n_src,
+			 struct zu_seed_loc *locs, struct zu_index_stats *st,
+			 struct progress_log *pl, const struct run_cfg *cfg)
 {
 	struct zu_index_source src[4];
-	struct zu_index_params p = { .h = h, .sources = src, .n_sources = n_src };
-	struct zu_err err = ZU_ERR_INIT;
+	struct zu_index_params p = { .h = h, .sources = src, .n_sources = n_src,
+				     .threads = cfg->threads, .tuning = cfg->tuning };
+	struct zu_err own = ZU_ERR_INIT, *errp = cfg->err ? cfg->err : &own;
 	int r;
 
 	assert_true(n_src <= 4);
@@ -166,12 +175,21 @@ static int run_index(const struct zu_header *h, const uint8_t *const *data, cons
 		p.progress.fn = on_progress;
 		p.progress.user = pl;
 	}
-	r = zu_index_run(&p, locs, st, &err);
-	if (r < 0)
-		print_message("zu_index_run: %d %s\n", r, err.msg);
+	r = zu_index_run(&p, locs, st, errp);
+	if (r < 0 && !cfg->err)
+		print_message("zu_index_run: %d %s\n", r, errp->msg);
 	for (size_t s = 0; s < n_src; s++)
 		close(src[s].fd);
 	return r;
+}
+
+static int run_index(const struct zu_header *h, const uint8_t *const *data, const size_t *file_len,
+		     const uint64_t *sizes, size_t n_src, struct zu_seed_loc *locs,
+		     struct zu_index_stats *st, struct progress_log *pl)
+{
+	const struct run_cfg seq = { 0 };
+
+	return run_index_cfg(h, data, file_len, sizes, n_src, locs, st, pl, &seq);
 }
 
 /* Indexes and checks the result equals the reference; returns the number found. */
@@ -197,6 +215,23 @@ static size_t check_index(const struct zu_header *h, const uint8_t *const *data,
 		found += got[i].source != ZU_NO_SOURCE;
 	}
 	assert_int_equal(st->n_found, found);
+	/* Worker threads (small segments, so that there are several) find the same. */
+	{
+		static const struct zu_index_tuning tu = { MIB / 2 + 3, 4 * ZU_CHUNKER_MAX };
+		const struct run_cfg par = { 3, &tu, NULL };
+		struct zu_index_stats pst;
+
+		assert_int_equal(run_index_cfg(h, data, file_len, sizes, n_src, want, &pst, NULL,
+					       &par),
+				 0);
+		for (size_t i = 0; i < h->n_chunks; i++) {
+			assert_int_equal(want[i].source, got[i].source);
+			assert_int_equal(want[i].offset, got[i].offset);
+		}
+		assert_int_equal(pst.bytes_read, st->bytes_read);
+		assert_int_equal(pst.bytes_hashed, st->bytes_hashed);
+		assert_int_equal(pst.n_found, st->n_found);
+	}
 	if (out_locs)
 		memcpy(out_locs, got, h->n_chunks * sizeof(*got));
 	free(got);
@@ -880,6 +915,338 @@ static void index_check_reads_each_place_once_and_skips_read_sources(void **stat
 	free(s);
 }
 
+/* ---- parallel indexing: the same result as one sequential scan -------- */
+
+enum par_kind {
+	PAR_RANDOM,
+	PAR_REPEAT,
+	PAR_ZERO,
+	PAR_ZERO_SHIFTED,
+	PAR_RUNS,
+	PAR_CORNERS,
+	PAR_KINDS
+};
+
+static const char *const par_kind_name[] = { "random",    "repetitive", "zeros",
+					     "random+zeros", "long runs", "min/max corners" };
+
+/*
+ * 48 bytes whose window hash is a hit: the window before a cut of random data
+ * that the chunker made on a hit (a chunk shorter than the maximum).
+ */
+static void hit_pattern(uint8_t out[ZU_CHUNKER_WINDOW])
+{
+	static struct cuts c;
+	size_t n = MIB;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+
+	cut(s, n, &c);
+	for (size_t i = 0; i + 1 < c.n; i++) {
+		uint64_t end = c.off[i] + c.len[i];
+
+		if (c.len[i] < ZU_CHUNKER_MAX - 1000 && c.len[i] > ZU_CHUNKER_MIN + 1000) {
+			memcpy(out, s + end - ZU_CHUNKER_WINDOW + 1, ZU_CHUNKER_WINDOW);
+			free(s);
+			return;
+		}
+	}
+	fail_msg("no hit cut in 1 MiB of random data");
+}
+
+/* n bytes of one kind of data. */
+static uint8_t *par_data(enum par_kind kind, size_t n)
+{
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	uint8_t hit[ZU_CHUNKER_WINDOW];
+	/* hits this far apart: below, at and above the minimum; beyond the maximum */
+	static const size_t gaps[] = { 100, 3000, 8143, 8144, 8145, 8192, 8193, 20000,
+				       131071, 131072, 131073, 200000, 5000, 5000, 5000 };
+	size_t pos = 0, g = 0;
+
+	switch (kind) {
+	case PAR_RANDOM:
+		break;
+	case PAR_REPEAT:
+		/* A 100000-byte block over and over, then a 7-byte period. */
+		for (size_t i = 100000; i < n / 2; i++)
+			s[i] = s[i - 100000];
+		for (size_t i = n / 2 + 7; i < n; i++)
+			s[i] = s[i - 7];
+		break;
+	case PAR_ZERO:
+		memset(s, 0, n);
+		break;
+	case PAR_ZERO_SHIFTED:
+		/* max-length cuts out of phase with any segment start */
+		memset(s + 333333, 0, n - 333333);
+		break;
+	case PAR_RUNS:
+		/* Runs of zeros and of 0xff from a few bytes to over a segment long. */
+		while (pos < n) {
+			size_t len = (size_t)(test_rng_next(&rng_state) % (3 * MIB));
+			size_t keep = (size_t)(test_rng_next(&rng_state) % 200000);
+
+			if (len > n - pos)
+				len = n - pos;
+			memset(s + pos, g++ % 2 ? 0xff : 0, len);
+			pos += len + keep;
+		}
+		break;
+	case PAR_CORNERS:
+		hit_pattern(hit);
+		memset(s, 0, n / 4); /* also max-length cuts in zeros between hits */
+		while (pos + gaps[g % 15] + ZU_CHUNKER_WINDOW <= n) {
+			pos += gaps[g++ % 15];
+			memcpy(s + pos, hit, ZU_CHUNKER_WINDOW);
+			pos += ZU_CHUNKER_WINDOW;
+		}
+		break;
+	default:
+		fail();
+	}
+	return s;
+}
+
+/*
+ * A target: every chunk of the sources (duplicates included), then one of a
+ * length they have but a digest none has, so the scan never stops early.
+ */
+static void par_target(struct zu_header *h, const uint8_t *const *data, const size_t *n,
+		       size_t n_src)
+{
+	static struct cuts c[2];
+	size_t total = 0, k = 0;
+
+	for (size_t s = 0; s < n_src; s++) {
+		cut(data[s], n[s], &c[s]);
+		total += c[s].n;
+	}
+	header_init(h, total + 1);
+	for (size_t s = 0; s < n_src; s++)
+		for (size_t i = 0; i < c[s].n; i++)
+			header_set(h, k++, &c[s], i);
+	h->chunks[k].len = c[0].len[0];
+	memset(h->chunks[k].udigest, 0xee, ZU_SHA256_LEN);
+}
+
+/* Indexes with cfg and fails unless locations and stats equal want's. */
+static size_t par_expect(const struct zu_header *h, const uint8_t *const *data, const size_t *n,
+			 size_t n_src, const struct zu_seed_loc *want,
+			 const struct zu_index_stats *want_st, const struct run_cfg *cfg,
+			 const char *what)
+{
+	struct zu_seed_loc *got = calloc(h->n_chunks + 1, sizeof(*got));
+	struct zu_index_stats st = { 0 };
+	uint64_t sizes[2];
+
+	assert_non_null(got);
+	for (size_t s = 0; s < n_src; s++)
+		sizes[s] = n[s];
+	assert_int_equal(run_index_cfg(h, data, n, sizes, n_src, got, &st, NULL, cfg), 0);
+	for (size_t i = 0; i < h->n_chunks; i++)
+		if (got[i].source != want[i].source || got[i].offset != want[i].offset)
+			fail_msg("%s, %d threads, segment %" PRIu64 ", lookback %" PRIu64
+				 ": chunk %zu at (%" PRIu32 ", %" PRIu64 "), sequential (%" PRIu32
+				 ", %" PRIu64 ")",
+				 what, cfg->threads, cfg->tuning ? cfg->tuning->seg_bytes : 0,
+				 cfg->tuning ? cfg->tuning->lookback_bytes : 0, i, got[i].source,
+				 got[i].offset, want[i].source, want[i].offset);
+	if (st.bytes_read != want_st->bytes_read || st.bytes_hashed != want_st->bytes_hashed ||
+	    st.n_found != want_st->n_found || st.n_indexed != want_st->n_indexed)
+		fail_msg("%s, %d threads: stats read %" PRIu64 " hashed %" PRIu64
+			 " found %zu, sequential %" PRIu64 " %" PRIu64 " %zu",
+			 what, cfg->threads, st.bytes_read, st.bytes_hashed, st.n_found,
+			 want_st->bytes_read, want_st->bytes_hashed, want_st->n_found);
+	free(got);
+	return st.n_rescans;
+}
+
+/* Segment sizes and lookbacks around the chunk limits (0, 0: the defaults). */
+static const struct zu_index_tuning par_tunings[] = {
+	{ ZU_CHUNKER_MIN - 1, 0 },
+	{ ZU_CHUNKER_MIN - 1, 20000 },
+	{ 65539, ZU_CHUNKER_MAX },
+	{ ZU_CHUNKER_MAX, ZU_CHUNKER_MAX },
+	{ ZU_CHUNKER_MAX + 1, 4 * ZU_CHUNKER_MAX },
+	{ 300000, 4096 },
+	{ MIB, 4 * ZU_CHUNKER_MAX },
+	{ 3 * MIB + 7, 48 },
+	{ 0, 4 * ZU_CHUNKER_MAX },
+};
+/* 1 MiB segments, the default lookback */
+static const struct zu_index_tuning par_mib = { MIB, 4 * ZU_CHUNKER_MAX };
+
+/*
+ * Every kind of data, many segment sizes and lookbacks, 1..8 threads: the
+ * locations and stats of the sequential scan, which is itself checked against
+ * the naive reference. Zeros cut at the maximum length only, so segments there
+ * never resynchronise and must be chunked again: the count proves that path
+ * runs. Random data resynchronises within the default lookback.
+ */
+static void index_parallel_equals_sequential(void **state)
+{
+	const size_t n[2] = { 3 * MIB + 12345, MIB + 999 };
+
+	(void)state;
+	for (int kind = 0; kind < PAR_KINDS; kind++) {
+		uint8_t *a = par_data((enum par_kind)kind, n[0]);
+		uint8_t *b = test_rng_alloc(&rng_state, n[1]);
+		const uint8_t *data[2] = { a, b };
+		uint64_t sizes[2] = { n[0], n[1] };
+		struct zu_seed_loc *want;
+		struct zu_index_stats want_st;
+		struct zu_header h;
+		size_t rescans = 0, def_rescans = 0, runs = 0;
+
+		/* b repeats a stretch of a, so the first source must win those chunks. */
+		memcpy(b + 1000, a + 2 * MIB, MIB / 2);
+		par_target(&h, data, n, 2);
+		want = calloc(h.n_chunks + 1, sizeof(*want));
+		assert_non_null(want);
+		check_index(&h, data, sizes, 2, &want_st, want);
+		for (size_t t = 0; t < sizeof(par_tunings) / sizeof(par_tunings[0]); t++) {
+			for (int threads = 2 + (int)(t % 2); threads <= 8; threads += 3) {
+				struct run_cfg cfg = { threads, &par_tunings[t], NULL };
+
+				rescans += par_expect(&h, data, n, 2, want, &want_st, &cfg,
+						      par_kind_name[kind]);
+				runs++;
+			}
+		}
+		for (int threads = 1; threads <= 8; threads++) {
+			struct run_cfg cfg = { threads, &par_mib, NULL };
+
+			def_rescans += par_expect(&h, data, n, 2, want, &want_st, &cfg,
+						  par_kind_name[kind]);
+			runs++;
+		}
+		print_message("%-16s %zu runs, %zu segments chunked again (%zu of 1 MiB, "
+			      "default lookback)\n",
+			      par_kind_name[kind], runs, rescans + def_rescans, def_rescans);
+		if (kind == PAR_ZERO_SHIFTED)
+			assert_true(def_rescans > 0);
+		if (kind == PAR_RANDOM)
+			assert_int_equal(def_rescans, 0);
+		free(want);
+		zu_header_fini(&h);
+		free(a);
+		free(b);
+	}
+}
+
+/*
+ * Early stops: the target holds a few chunks from the middle of the source,
+ * found by a segment in the middle; the parallel scan stops there too, and
+ * reports the bytes the sequential scan read (up to its block), not what the
+ * workers read ahead.
+ */
+static void index_parallel_stops_early_like_sequential(void **state)
+{
+	static struct cuts c;
+	static const struct zu_index_tuning tu = { MIB, 4 * ZU_CHUNKER_MAX };
+	size_t n = 12 * MIB;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	const uint8_t *data[] = { s };
+	uint64_t size = n;
+	struct zu_header h;
+	struct zu_index_stats want_st;
+	struct zu_seed_loc want[3];
+
+	(void)state;
+	cut(s, n, &c);
+	for (size_t pick = 1; pick < c.n; pick += c.n / 7) {
+		header_init(&h, 3);
+		header_set(&h, 0, &c, pick);
+		header_set(&h, 1, &c, pick / 2);
+		header_set(&h, 2, &c, pick / 3);
+		check_index(&h, data, &size, 1, &want_st, want);
+		assert_true(want_st.bytes_read < n || pick + 8 > c.n);
+		for (int threads = 2; threads <= 8; threads += 5) {
+			struct run_cfg cfg = { threads, &tu, NULL };
+
+			par_expect(&h, data, &n, 1, want, &want_st, &cfg, "early stop");
+			cfg.tuning = NULL;
+			par_expect(&h, data, &n, 1, want, &want_st, &cfg, "early stop");
+		}
+		zu_header_fini(&h);
+	}
+	free(s);
+}
+
+/* A source shorter than its size: the same error, from the same block read. */
+static void index_parallel_fails_like_sequential(void **state)
+{
+	static struct cuts c;
+	size_t n = 10 * MIB + 5;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	const uint8_t *data[] = { s };
+	uint64_t size = n + 3 * MIB;
+	struct zu_header h;
+	struct zu_index_stats st;
+	struct zu_seed_loc *locs;
+	struct zu_err want = ZU_ERR_INIT, got = ZU_ERR_INIT;
+	struct run_cfg seq = { 1, NULL, &want };
+	/* segments of whole blocks: the failing read is the sequential one, byte for byte */
+	static const struct zu_index_tuning tu = { 2 * MIB, 4 * ZU_CHUNKER_MAX };
+
+	(void)state;
+	cut(s, n, &c);
+	header_from(&h, &c);
+	memset(h.chunks[c.n - 1].udigest, 0, ZU_SHA256_LEN); /* never found: reads to the end */
+	locs = calloc(h.n_chunks, sizeof(*locs));
+	assert_non_null(locs);
+	assert_int_equal(run_index_cfg(&h, data, &n, &size, 1, locs, &st, NULL, &seq), -EBADMSG);
+	for (int threads = 2; threads <= 8; threads += 3) {
+		struct run_cfg cfg = { threads, &tu, &got };
+
+		got = (struct zu_err)ZU_ERR_INIT;
+		assert_int_equal(run_index_cfg(&h, data, &n, &size, 1, locs, &st, NULL, &cfg),
+				 -EBADMSG);
+		assert_string_equal(got.msg, want.msg);
+	}
+	free(locs);
+	zu_header_fini(&h);
+	free(s);
+}
+
+/* Progress from the calling thread: monotonic, ends at the total; cancel stops the workers. */
+static void on_progress_cancel(void *user, enum zu_phase phase, uint64_t done, uint64_t total)
+{
+	zu_cancel_t *cancel = user;
+
+	(void)phase;
+	if (done > 0 && done < total)
+		atomic_store(cancel, 1);
+}
+
+static void index_parallel_cancels(void **state)
+{
+	static struct cuts c;
+	size_t n = 40 * MIB;
+	uint8_t *s = test_rng_alloc(&rng_state, n);
+	struct zu_header h;
+	struct zu_seed_loc *locs;
+	struct zu_err err = ZU_ERR_INIT;
+	zu_cancel_t cancel;
+	struct zu_index_source src = { temp_source(s, n), n, NULL };
+	struct zu_index_params p = { .h = &h, .sources = &src, .n_sources = 1, .threads = 4 };
+
+	(void)state;
+	atomic_init(&cancel, 0);
+	cut(s, MIB, &c);
+	header_from(&h, &c);
+	memset(h.chunks[0].udigest, 0, ZU_SHA256_LEN);
+	locs = calloc(h.n_chunks, sizeof(*locs));
+	assert_non_null(locs);
+	p.progress = (struct zu_progress){ .fn = on_progress_cancel, .user = &cancel,
+					   .cancel = &cancel };
+	assert_int_equal(zu_index_run(&p, locs, NULL, &err), -ECANCELED);
+	close(src.fd);
+	free(locs);
+	zu_header_fini(&h);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -899,6 +1266,10 @@ int main(void)
 		cmocka_unit_test(index_header_claims_bounded_by_size_and_length),
 		cmocka_unit_test(index_check_drops_stale_places_only),
 		cmocka_unit_test(index_check_reads_each_place_once_and_skips_read_sources),
+		cmocka_unit_test(index_parallel_equals_sequential),
+		cmocka_unit_test(index_parallel_stops_early_like_sequential),
+		cmocka_unit_test(index_parallel_fails_like_sequential),
+		cmocka_unit_test(index_parallel_cancels),
 	};
 
 	rng_state = test_rng_seed(SEED);
