@@ -29,8 +29,10 @@ _zckup()
 		fi
 		return
 	fi
+	# -t is --threads for make, --target (a path) for plan and apply
+	[[ $prev == -t && $verb == make ]] && return
 	case $prev in
-	--level | -l | --threads | -t | --source-size | -S | --target-offset | --max-ranges | \
+	--level | -l | --threads | --source-size | -S | --target-offset | --max-ranges | \
 		--connections | --retries | --timeout | --header-sha256 | --source-index-sha256 | \
 		--http-header | --user | \
 		--exec | -e)

@@ -97,6 +97,15 @@ struct zckup_limits {
 };
 ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim);
 
+/*
+ * Threads that plan and apply use to index the sources (chunk and hash them):
+ * 0 = the online CPUs (default), 1 = none besides the calling one, N = N
+ * worker threads (each with its own 1.125 MiB read buffer; at most 64 index
+ * workers). The result does not depend on it: the same chunks are found at the
+ * same places. Returns 0, or -EINVAL when threads is not in 0..1024.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_set_threads(zckup_ctx *ctx, int threads);
+
 /* ---- network ------------------------------------------------------------- */
 
 /*

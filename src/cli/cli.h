@@ -49,6 +49,11 @@ bool cli_usage_error_printed(void);
 /* Parses "123", "4K", "16M", "2G" (powers of 1024); false when malformed. */
 bool cli_parse_size(const char *s, uint64_t *out);
 bool cli_parse_int(const char *s, long min, long max, long *out);
+/* --threads N of make, plan and apply: 0..1024, 0 = online CPUs; EXIT_OK or EXIT_USAGE. */
+int cli_parse_threads(const char *s, int *out);
+#define CLI_THREADS_USAGE                                                                          \
+	"      --threads N          threads that index the sources (default 0: online CPUs;\n"    \
+	"                           1 = no worker thread); the result is the same\n"
 
 void cli_hex(const uint8_t *d, size_t n, char *out);
 /* Parses 64 hex digits into out[32]; -1 when malformed. */

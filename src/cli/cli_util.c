@@ -137,6 +137,16 @@ bool cli_parse_int(const char *s, long min, long max, long *out)
 	return true;
 }
 
+int cli_parse_threads(const char *s, int *out)
+{
+	long v;
+
+	if (!cli_parse_int(s, 0, 1024, &v))
+		return cli_usage_error("--threads wants 0..1024 (0 = online CPUs), not '%s'", s);
+	*out = (int)v;
+	return EXIT_OK;
+}
+
 void cli_hex(const uint8_t *d, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

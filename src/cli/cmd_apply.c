@@ -27,6 +27,7 @@ static const char apply_usage[] =
 	"      --save-index FILE    once the image is written, save its header (detached)\n"
 	"                           to FILE: the --source-index of the next update from\n"
 	"                           the slot that now holds this image\n"
+	CLI_THREADS_USAGE
 	"Destination, exactly one of:\n"
 	"  -t, --target PATH        a block device or file, written in place; chunks it\n"
 	"                           already holds are checked, not fetched nor rewritten\n"
@@ -126,9 +127,17 @@ struct apply_args {
 	struct cli_sources src;
 	struct zckup_apply_opts ao;
 	struct cli_common com;
+	int threads;
 };
 
-enum { OPT_PIN = 256, OPT_TARGET_OFFSET, OPT_REWRITE_ALL, OPT_DEBUG_CHUNKS, OPT_SAVE_INDEX };
+enum {
+	OPT_PIN = 256,
+	OPT_TARGET_OFFSET,
+	OPT_REWRITE_ALL,
+	OPT_DEBUG_CHUNKS,
+	OPT_SAVE_INDEX,
+	OPT_THREADS
+};
 
 static int parse_one(int c, struct apply_args *a)
 {
@@ -185,6 +194,8 @@ static int parse_one(int c, struct apply_args *a)
 	case OPT_DEBUG_CHUNKS:
 		a->debug_chunks = true;
 		return EXIT_OK;
+	case OPT_THREADS:
+		return cli_parse_threads(optarg, &a->threads);
 	default:
 		r = cli_net_option(c, optarg, &a->net);
 		if (r == CLI_NOT_COMMON)
@@ -234,6 +245,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "output", required_argument, NULL, 'o' },
 		{ "exec", required_argument, NULL, 'e' },
 		{ "debug-chunks", no_argument, NULL, OPT_DEBUG_CHUNKS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		CLI_NET_LONG_OPTIONS,
 		CLI_TRUST_LONG_OPTIONS,
 		CLI_COMMON_LONG_OPTIONS,
@@ -305,7 +317,9 @@ int cmd_apply(int argc, char **argv)
 		return EXIT_IO;
 	cli_attach(ctx, &a.com);
 	cli_cancel_on_signals(ctx);
-	r = cli_net_apply(ctx, &a.net);
+	r = zckup_set_threads(ctx, a.threads) < 0 ? EXIT_USAGE : EXIT_OK; /* checked: cannot fail */
+	if (r == EXIT_OK)
+		r = cli_net_apply(ctx, &a.net);
 	if (r != EXIT_OK)
 		goto out;
 	/* The header is authenticated before any source is read (--source-size detect too). */

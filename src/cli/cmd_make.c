@@ -17,7 +17,7 @@ static const char make_usage[] =
 	"  -o, --output FILE       the .zck to write (replaced atomically)\n"
 	"  -H, --header-out FILE   also write the detached header (.zckh)\n"
 	"  -l, --level N           zstd level 1..22 (default 19)\n"
-	"  -t, --threads N         compression threads (default: online CPUs)\n"
+	"  -t, --threads N         compression threads (default 0: online CPUs)\n"
 	"      --json              print the summary as JSON\n"
 	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
@@ -79,9 +79,8 @@ int cmd_make(int argc, char **argv)
 			mo.level = (int)v;
 			break;
 		case 't':
-			if (!cli_parse_int(optarg, 1, 1024, &v))
-				return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
-			mo.threads = (int)v;
+			if (cli_parse_threads(optarg, &mo.threads) != EXIT_OK)
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			fputs(make_usage, stdout);

@@ -28,6 +28,7 @@ static const char plan_usage[] =
 	"  -t, --target PATH        also count the chunks this target already holds in place\n"
 	"      --target-offset N    the image starts N bytes into the target\n"
 	"  -r, --max-ranges N       byte ranges per HTTP request (default 150)\n"
+	CLI_THREADS_USAGE
 	"      --connections, --retries, --timeout, --cacert, --capath, --cert, --key,\n"
 	"      --insecure, --http-header, --user: as for apply, to read the header\n"	"  -c, --chunks             list every chunk and where it comes from\n"
 	"      --json               print JSON\n"
@@ -119,6 +120,8 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	       max_ranges == 1 ? "" : "s");
 }
 
+enum { OPT_THREADS = 256 };
+
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -130,6 +133,7 @@ int cmd_plan(int argc, char **argv)
 		{ "target", required_argument, NULL, 't' },
 		{ "target-offset", required_argument, NULL, 'T' },
 		{ "chunks", no_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -143,7 +147,7 @@ int cmd_plan(int argc, char **argv)
 	zckup_plan *p = NULL;
 	bool chunks = false;
 	zckup_ctx *ctx;
-	int c, r;
+	int c, r, threads = 0;
 
 	while ((c = getopt_long(argc, argv, "s:S:r:u:t:cqh", opts, NULL)) != -1) {
 		r = EXIT_OK;
@@ -169,6 +173,9 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case 'c':
 			chunks = true;
+			break;
+		case OPT_THREADS:
+			r = cli_parse_threads(optarg, &threads);
 			break;
 		case 'h':
 			printf(plan_usage, cli_source_index_usage);
@@ -199,7 +206,9 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_IO;
 	cli_attach(ctx, &com);
 	cli_cancel_on_signals(ctx);
-	r = cli_net_apply(ctx, &net);
+	r = zckup_set_threads(ctx, threads) < 0 ? EXIT_USAGE : EXIT_OK; /* checked: cannot fail */
+	if (r == EXIT_OK)
+		r = cli_net_apply(ctx, &net);
 	if (r != EXIT_OK)
 		goto out;
 	/* The header is authenticated before any source is read (--source-size detect too). */

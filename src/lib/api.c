@@ -84,6 +84,25 @@ ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim)
 	ctx->lim.max_chunks = lim->max_chunks ? lim->max_chunks : def.max_chunks;
 }
 
+ZCKUP_API int zckup_set_threads(zckup_ctx *ctx, int threads)
+{
+	zu_err_clear(&ctx->err);
+	if (threads < 0 || threads > 1024)
+		return zu_err_set(&ctx->err, -EINVAL, "thread count %d is not in 0..1024", threads);
+	ctx->threads = threads;
+	return 0;
+}
+
+int zu_api_threads(const zckup_ctx *ctx)
+{
+	long cpus;
+
+	if (ctx->threads > 0)
+		return ctx->threads;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus > 0 ? (cpus < 1024 ? (int)cpus : 1024) : 1;
+}
+
 void zu_api_log(zckup_ctx *ctx, enum zckup_log_level lvl, const char *fmt, ...)
 {
 	char msg[512];

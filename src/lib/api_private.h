@@ -30,6 +30,7 @@ struct zckup_ctx {
 	uint64_t last_done[ZU_API_PHASES];
 	uint64_t fetched;
 	zu_cancel_t cancel; /* set by zckup_cancel(): any thread, or a signal handler */
+	int threads;        /* zckup_set_threads(): 0 = online CPUs; zu_api_threads() resolves */
 	/* network settings and the fetcher kept between a header fetch and apply */
 	struct zu_net_cfg net;
 	struct zu_fetch *fetch;
@@ -68,6 +69,8 @@ int zu_api_start_fetch(zckup_ctx *ctx, const char *url, const struct zu_header *
 int zu_api_header_from_bytes(zckup_ctx *ctx, uint8_t **buf, size_t len,
 			     const uint8_t *expect_sha256, zckup_header **out);
 void zu_api_net_defaults(struct zu_net_cfg *net, const zu_cancel_t *cancel);
+/* ctx->threads with 0 resolved to the online CPUs: >= 1. */
+int zu_api_threads(const zckup_ctx *ctx);
 /* Logs the failure at debug level and returns r. */
 int zu_api_fail(zckup_ctx *ctx, int r);
 

@@ -168,7 +168,7 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 			  struct index_result *res)
 {
 	struct zu_index_params ip = { .h = h, .sources = in->ix, .n_sources = in->n,
-				      .in_place = in->in_place };
+				      .in_place = in->in_place, .threads = zu_api_threads(ctx) };
 	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX,
 				     .take_locs = true };
 	struct zu_index_stats st = { 0 };

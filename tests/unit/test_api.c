@@ -4,7 +4,8 @@
  * does not exercise: out-of-range getters report -EINVAL instead of reading
  * past their tables, zckup_cancel() from another thread stops an apply that
  * blocks writing into a pipe nobody reads, and in-place chunks are reported
- * with origin ZCKUP_FROM_TARGET, source 0 and their offset in the target.
+ * with origin ZCKUP_FROM_TARGET, source 0 and their offset in the target;
+ * the index thread count changes nothing in a plan.
  */
 #include "config.h"
 
@@ -216,12 +217,72 @@ static void api_reports_in_place_chunks_with_their_target_offset(void **state)
 	assert_int_equal(s.bad, 0);
 }
 
+/*
+ * A source that holds the image shifted and partly changed, four times: plans with 1, 2
+ * and 5 index threads (and the default) agree chunk by chunk and in their stats.
+ */
+static void api_plan_does_not_depend_on_threads(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	uint64_t rng = test_rng_seed(SEED + 1);
+	uint8_t *img = malloc(IMAGE_LEN);
+	struct zckup_source src = { path, 0, NULL };
+	struct zckup_plan_opts po = { .sources = &src, .n_sources = 1 };
+	struct zckup_plan_stats want, got;
+	zckup_plan *p1 = NULL, *pn = NULL;
+	const int counts[] = { 2, 5, 0 };
+	int fd;
+
+	assert_non_null(img);
+	assert_int_equal(zckup_set_threads(f->ctx, -1), -EINVAL);
+	assert_int_equal(zckup_set_threads(f->ctx, 1025), -EINVAL);
+	fd = open(f->image, O_RDONLY);
+	assert_true(fd >= 0 && read(fd, img, IMAGE_LEN) == (ssize_t)IMAGE_LEN);
+	close(fd);
+	test_rng_fill(&rng, img + IMAGE_LEN / 3, 100000);
+	snprintf(path, sizeof(path), "%s/shifted", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	/* four copies: more than one 8 MiB segment to index */
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(pwrite(fd, img, IMAGE_LEN, 777 + (off_t)k * IMAGE_LEN),
+				 (ssize_t)IMAGE_LEN);
+	close(fd);
+	free(img);
+	assert_int_equal(zckup_set_threads(f->ctx, 1), 0);
+	assert_int_equal(zckup_plan_new(f->ctx, f->h, &po, &p1), 0);
+	zckup_plan_get_stats(p1, &want);
+	assert_true(want.n_seed > 0 && want.n_net > 0);
+	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		assert_int_equal(zckup_set_threads(f->ctx, counts[k]), 0);
+		assert_int_equal(zckup_plan_new(f->ctx, f->h, &po, &pn), 0);
+		zckup_plan_get_stats(pn, &got);
+		assert_int_equal(got.n_seed, want.n_seed);
+		assert_int_equal(got.seed_bytes, want.seed_bytes);
+		assert_int_equal(got.source_bytes, want.source_bytes);
+		assert_int_equal(got.n_ranges, want.n_ranges);
+		for (size_t i = 0; i < want.n_chunks; i++) {
+			struct zckup_plan_chunk a, b;
+
+			assert_int_equal(zckup_plan_get_chunk(p1, i, &a), 0);
+			assert_int_equal(zckup_plan_get_chunk(pn, i, &b), 0);
+			assert_int_equal(a.origin, b.origin);
+			assert_int_equal(a.source_offset, b.source_offset);
+		}
+		zckup_plan_free(pn);
+	}
+	zckup_plan_free(p1);
+	assert_int_equal(zckup_set_threads(f->ctx, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(api_getters_refuse_out_of_range),
 		cmocka_unit_test(api_cancel_from_another_thread_stops_a_blocked_write),
 		cmocka_unit_test(api_reports_in_place_chunks_with_their_target_offset),
+		cmocka_unit_test(api_plan_does_not_depend_on_threads),
 	};
 
 	printf("api test seed 0x%016" PRIx64 "\n", (uint64_t)SEED);
