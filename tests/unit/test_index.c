@@ -1079,13 +1079,14 @@ static const struct zu_index_tuning par_mib = { MIB, 4 * ZU_CHUNKER_MAX };
 /*
  * Every kind of data, many segment sizes and lookbacks, 1..8 threads: the
  * locations and stats of the sequential scan, which is itself checked against
- * the naive reference. Zeros cut at the maximum length only, so segments there
- * never resynchronise and must be chunked again: the count proves that path
- * runs. Random data resynchronises within the default lookback.
+ * the naive reference. Zeros cut at the maximum length only: a segment
+ * started out of phase there never resynchronises and is chunked again; small
+ * lookbacks make redos common in every kind of data (the count shows it).
  */
 static void index_parallel_equals_sequential(void **state)
 {
 	const size_t n[2] = { 3 * MIB + 12345, MIB + 999 };
+	size_t all_rescans = 0;
 
 	(void)state;
 	for (int kind = 0; kind < PAR_KINDS; kind++) {
@@ -1121,17 +1122,20 @@ static void index_parallel_equals_sequential(void **state)
 			runs++;
 		}
 		print_message("%-16s %zu runs, %zu segments chunked again (%zu of 1 MiB, "
-			      "default lookback)\n",
+			      "default lookback; varies with timing)\n",
 			      par_kind_name[kind], runs, rescans + def_rescans, def_rescans);
-		if (kind == PAR_ZERO_SHIFTED)
-			assert_true(def_rescans > 0);
-		if (kind == PAR_RANDOM)
-			assert_int_equal(def_rescans, 0);
+		all_rescans += rescans + def_rescans;
 		free(want);
 		zu_header_fini(&h);
 		free(a);
 		free(b);
 	}
+	/*
+	 * How many segments needed a redo depends on timing (a segment not started
+	 * when the phase of the true cuts becomes known starts in it), the result
+	 * never; with hundreds of runs of small lookbacks some always do.
+	 */
+	assert_true(all_rescans > 0);
 }
 
 /*
