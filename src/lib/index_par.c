@@ -46,7 +46,7 @@
 #include "progress.h"
 
 #define PX_SEG (8u << 20)
-#define PX_LOOKBACK (4 * ZU_CHUNKER_MAX)
+#define PX_LOOKBACK (2 * ZU_CHUNKER_MAX)
 #define PX_SLOTS_PER_WORKER 4
 #define PX_NO_HEAD UINT32_MAX
 

@@ -1071,10 +1071,10 @@ static const struct zu_index_tuning par_tunings[] = {
 	{ 300000, 4096 },
 	{ MIB, 4 * ZU_CHUNKER_MAX },
 	{ 3 * MIB + 7, 48 },
-	{ 0, 4 * ZU_CHUNKER_MAX },
+	{ 0, 2 * ZU_CHUNKER_MAX },
 };
 /* 1 MiB segments, the default lookback */
-static const struct zu_index_tuning par_mib = { MIB, 4 * ZU_CHUNKER_MAX };
+static const struct zu_index_tuning par_mib = { MIB, 2 * ZU_CHUNKER_MAX };
 
 /*
  * Every kind of data, many segment sizes and lookbacks, 1..8 threads: the
