@@ -99,7 +99,8 @@ ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim);
 
 /*
  * Threads that plan and apply use to index the sources (chunk and hash them):
- * 0 = the online CPUs (default), 1 = none besides the calling one, N = N
+ * 0 = the online CPUs (default; those of the process's affinity mask, as set
+ * by taskset or a cpuset), 1 = none besides the calling one, N = N
  * worker threads (each with its own 1.125 MiB read buffer; at most 64 index
  * workers). The result does not depend on it: the same chunks are found at the
  * same places. Returns 0, or -EINVAL when threads is not in 0..1024.

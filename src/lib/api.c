@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,13 +94,21 @@ ZCKUP_API int zckup_set_threads(zckup_ctx *ctx, int threads)
 	return 0;
 }
 
+/*
+ * 0 = the online CPUs this process may run on: its affinity mask (taskset,
+ * a cpuset), else all online CPUs. Workers beyond those would only take turns.
+ */
 int zu_api_threads(const zckup_ctx *ctx)
 {
+	cpu_set_t set;
 	long cpus;
 
 	if (ctx->threads > 0)
 		return ctx->threads;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		cpus = CPU_COUNT(&set);
+	else
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	return cpus > 0 ? (cpus < 1024 ? (int)cpus : 1024) : 1;
 }
 
