@@ -99,9 +99,9 @@ static int open_sources(zckup_ctx *ctx, const struct zckup_source *src, size_t n
  * target holds nothing; an unreadable one is an error.
  */
 static int check_target(zckup_ctx *ctx, const struct zu_header *h, const char *path,
-			uint64_t offset, struct update_inputs *in)
+			uint64_t offset, const bool *only, struct update_inputs *in)
 {
-	struct zu_inplace_params ip = { .h = h, .target_offset = offset };
+	struct zu_inplace_params ip = { .h = h, .target_offset = offset, .only = only };
 	uint64_t held = 0;
 	int r;
 
@@ -124,6 +124,32 @@ static int check_target(zckup_ctx *ctx, const struct zu_header *h, const char *p
 	zu_api_log(ctx, ZCKUP_LOG_INFO, "target %s already holds %" PRIu64 " bytes in place", path,
 		   held);
 	return 0;
+}
+
+/*
+ * apply: the chunks no source holds are checked in the target before they
+ * are fetched (a re-run after an interruption fetches only what is
+ * missing); the others are compared with the target as they are written
+ * (assemble), so the target is not read a second time for them.
+ */
+static int check_fetched_in_place(zckup_ctx *ctx, const struct zu_header *h, const char *path,
+				  uint64_t offset, struct update_inputs *in,
+				  struct zu_seed_loc *locs)
+{
+	bool *only = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*only));
+	int r;
+
+	if (!only)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < h->n_chunks; i++)
+		only[i] = locs[i].source == ZU_NO_SOURCE;
+	r = check_target(ctx, h, path, offset, only, in);
+	for (size_t i = 0; r == 0 && in->in_place && i < h->n_chunks; i++)
+		if (in->in_place[i])
+			locs[i] = (struct zu_seed_loc){ .source = ZU_IN_PLACE,
+							.offset = h->chunks[i].image_offset };
+	free(only);
+	return r;
 }
 
 /*
@@ -163,9 +189,9 @@ static void report_index(zckup_ctx *ctx, const struct zu_header *h,
  * the places taken from index headers are verified first (zu_index_check).
  */
 static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
-			  const struct zckup_source *src, const struct update_inputs *in,
-			  size_t max_ranges, bool check, struct zu_plan *plan,
-			  struct index_result *res)
+			  const struct zckup_source *src, struct update_inputs *in,
+			  size_t max_ranges, bool check, const char *late_target,
+			  uint64_t target_offset, struct zu_plan *plan, struct index_result *res)
 {
 	struct zu_index_params ip = { .h = h, .sources = in->ix, .n_sources = in->n,
 				      .in_place = in->in_place };
@@ -189,6 +215,8 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 		r = zu_index_check(&ip, locs, &res->check, &ctx->err);
 	if (r == 0)
 		report_index(ctx, h, src, in, locs, res, check);
+	if (r == 0 && late_target)
+		r = check_fetched_in_place(ctx, h, late_target, target_offset, in, locs);
 	if (r == 0)
 		r = zu_plan_build(h, locs, &pp, plan, &ctx->err); /* takes locs */
 	else
@@ -197,7 +225,11 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	return r;
 }
 
-/* Sources, optional target check, index, plan: what plan and apply share. */
+/*
+ * Sources, optional target check, index, plan: what plan and apply share.
+ * plan checks the whole target first (its figures count every chunk in
+ * place); apply (check) only what it would fetch, after indexing.
+ */
 static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup_source *src,
 		   size_t n, const char *target, uint64_t target_offset, size_t max_ranges,
 		   bool check, struct update_inputs *in, struct zu_plan *plan,
@@ -209,10 +241,11 @@ static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup
 	if (n && !src)
 		return zu_err_set(&ctx->err, -EINVAL, "sources missing");
 	r = open_sources(ctx, src, n, in);
-	if (r == 0 && target)
-		r = check_target(ctx, h, target, target_offset, in);
+	if (r == 0 && target && !check)
+		r = check_target(ctx, h, target, target_offset, NULL, in);
 	if (r == 0)
-		r = index_and_plan(ctx, h, src, in, max_ranges, check, plan, res);
+		r = index_and_plan(ctx, h, src, in, max_ranges, check, check ? target : NULL,
+				   target_offset, plan, res);
 	return r;
 }
 
@@ -489,6 +522,7 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	struct zu_range *lead_ranges = NULL;
 	struct index_result res = { 0 };
 	double t0 = now_seconds();
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
 	zu_err_clear(&ctx->err);
@@ -539,6 +573,7 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	ap.target_offset = o->target_offset;
 	ap.progress = zu_api_progress(ctx);
 	ap.lim = &ctx->lim;
+	ap.threads = ncpu > 0 ? (unsigned)ncpu : 1; /* online CPUs until ctx->threads is wired in */
 	if (o->on_chunk) {
 		ap.on_chunk = relay_chunk;
 		ap.chunk_user = (void *)o;

@@ -3,9 +3,10 @@
  * assemble - the driver loop of apply. Walks the target chunks in order: SEED
  * chunks are read back from their source and re-verified, NET chunks come from
  * the fetcher, are checked against their compressed digest, decompressed and
- * verified. Only verified bytes reach the sink; at the end the whole-image
- * digest is checked (when the header has one) before the sink commits.
- * Memory: a few chunk buffers, whatever the image size.
+ * verified, on worker threads ahead of the writer. Only verified bytes reach
+ * the sink, in image order; the whole-image digest is computed alongside and
+ * checked (when the header has one) before the sink commits. Memory: a fixed
+ * ring of chunk buffers (8 MiB, or 4 of the largest chunk), whatever the image size.
  */
 #ifndef ZU_ASSEMBLE_H
 #define ZU_ASSEMBLE_H
@@ -34,6 +35,7 @@ struct zu_assemble_params {
 	uint64_t target_offset;    /* the image starts here in the target */
 	struct zu_progress progress; /* ZU_PHASE_WRITE, total = image bytes */
 	const struct zu_limits *lim;
+	unsigned threads;          /* worker threads reading and verifying ahead; 0 = online CPUs */
 	/* optional: told of each chunk once it is verified and passed on */
 	void (*on_chunk)(void *user, size_t index, const struct zu_seed_loc *loc);
 	void *chunk_user;
