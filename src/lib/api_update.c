@@ -22,6 +22,7 @@
 #include "inplace.h"
 #include "io.h"
 #include "plan.h"
+#include "precheck.h"
 #include "sink/sink.h"
 #include "sink/sink_user.h"
 
@@ -198,6 +199,8 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX,
 				     .take_locs = true };
 	struct zu_index_stats st = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n_threads = ncpu > 0 ? (unsigned)ncpu : 1; /* ctx->threads once merged */
 	struct zu_seed_loc *locs;
 	int r;
 
@@ -212,7 +215,7 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	r = zu_index_run(&ip, locs, &st, &ctx->err);
 	res->n_index_located = st.n_indexed;
 	if (r == 0 && check && st.n_indexed > 0)
-		r = zu_index_check(&ip, locs, &res->check, &ctx->err);
+		r = zu_precheck_run(&ip, locs, n_threads, &res->check, &ctx->err);
 	if (r == 0)
 		report_index(ctx, h, src, in, locs, res, check);
 	if (r == 0 && late_target)
