@@ -34,6 +34,12 @@
 #define ASM_INFLIGHT_BYTES (8u << 20)
 #define ASM_MIN_SLOTS 2u
 #define ASM_MAX_SLOTS 64u
+/*
+ * Compressed bytes of NET chunks in flight: enough to keep the workers
+ * decompressing, little enough that an interrupted run has fetched hardly
+ * more than it wrote (a re-run fetches the rest again).
+ */
+#define ASM_NET_AHEAD (512u << 10)
 
 enum asm_kind { ASM_SEED, ASM_NET, ASM_IN_PLACE };
 
@@ -45,6 +51,7 @@ struct asm_job {
 	uint8_t *ubuf;           /* uncompressed bytes */
 	const uint8_t *data;     /* the verified chunk: ubuf or cbuf */
 	bool same;               /* SEED: the target already holds it (compared) */
+	bool stale;              /* SEED: failed at an unchecked index place */
 };
 
 /* What one worker thread keeps between jobs. */
@@ -80,6 +87,7 @@ struct asm_state {
 	uint8_t *head;
 	size_t head_len, head_cap;
 	/* counters */
+	uint64_t net_ahead;      /* compressed bytes of NET chunks submitted, not yet taken */
 	uint64_t pos;            /* image bytes handled so far */
 	uint64_t reported;
 	uint64_t fetch_bytes0;
@@ -307,17 +315,25 @@ static int work_seed(struct asm_state *s, struct asm_worker *w, struct asm_job *
 		     const struct zu_chunk *c, struct zu_err *err)
 {
 	const struct zu_seed_loc *loc = &s->p->plan->locs[j->i];
+	bool unchecked = s->p->index_unchecked && s->p->index_unchecked[loc->source];
 	int r;
 
 	r = zu_io_pread_full(s->p->source_fds[loc->source], j->ubuf, (size_t)c->len, loc->offset,
 			     err);
+	if (r == 0)
+		r = check_digest(&w->sha, j->ubuf, (size_t)c->len, c->udigest, "uncompressed", err);
+	/* an index header's claim that did not hold (the source ends before, or differs) */
+	j->stale = (r == -EBADMSG || r == -EILSEQ) && unchecked;
+	if (j->stale)
+		return zu_err_set(err, -EILSEQ, "source %" PRIu32 " offset %" PRIu64
+				  " does not hold the chunk its index header places there",
+				  loc->source, loc->offset);
+	if (r == -EILSEQ)
+		return zu_err_prefix(err, "source %" PRIu32 " offset %" PRIu64
+				     " changed since indexing", loc->source, loc->offset);
 	if (r < 0)
 		return zu_err_prefix(err, "source %" PRIu32 " offset %" PRIu64, loc->source,
 				     loc->offset);
-	r = check_digest(&w->sha, j->ubuf, (size_t)c->len, c->udigest, "uncompressed", err);
-	if (r < 0)
-		return zu_err_prefix(err, "source %" PRIu32 " offset %" PRIu64
-				     " changed since indexing", loc->source, loc->offset);
 	j->data = j->ubuf;
 	j->same = false;
 	return s->p->target_fd >= 0 ? compare_target(s, j, c, err) : 0;
@@ -410,6 +426,7 @@ static int submit_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 		r = s->net_ready ? 0 : setup_net(s, err);
 		if (r == 0)
 			r = net_collect(s, c->file_offset, (size_t)c->comp_len, j->cbuf, err);
+		s->net_ahead += c->comp_len;
 	}
 	if (r == 0)
 		zu_pipe_submit(s->pipe);
@@ -490,10 +507,14 @@ static int take_and_emit(struct asm_state *s, struct zu_err *err)
 
 	r = zu_pipe_take(s->pipe, &job, err);
 	j = job;
-	if (r < 0)
+	if (r < 0) {
+		s->st.index_stale = j->kind == ASM_SEED && j->stale;
 		return zu_err_prefix(err, "chunk %zu", j->i);
+	}
 	c = &s->p->h->chunks[j->i];
 	loc = &s->p->plan->locs[j->i];
+	if (j->kind == ASM_NET)
+		s->net_ahead -= c->comp_len;
 	if (j->kind == ASM_SEED && j->same) {
 		/* counted as the in-place check before the update would have */
 		s->st.n_seed--;
@@ -517,6 +538,18 @@ static int take_and_emit(struct asm_state *s, struct zu_err *err)
 	return 0;
 }
 
+/* Whether chunk i may be submitted now: a free slot, and for NET chunks ASM_NET_AHEAD. */
+static bool may_submit(const struct asm_state *s, size_t i)
+{
+	const struct zu_chunk *c = &s->p->h->chunks[i];
+
+	if (zu_pipe_pending(s->pipe) >= s->n_slots)
+		return false;
+	if (s->p->plan->locs[i].source != ZU_NO_SOURCE || s->net_ahead == 0)
+		return true;
+	return s->net_ahead + c->comp_len <= ASM_NET_AHEAD;
+}
+
 /*
  * Keeps the workers' window full and writes what comes back, in order. A
  * failure while submitting chunk i (setup, the record stream) is reported
@@ -533,7 +566,7 @@ static int run_chunks(struct asm_state *s, struct zu_err *err)
 		r = zu_progress_check_cancel(&s->p->progress, err);
 		if (r < 0)
 			return r;
-		if (i < n && sub_r == 0 && zu_pipe_pending(s->pipe) < s->n_slots) {
+		if (i < n && sub_r == 0 && may_submit(s, i)) {
 			sub_r = submit_chunk(s, i, &sub_err);
 			if (sub_r < 0)
 				zu_err_prefix(&sub_err, "chunk %zu", i);

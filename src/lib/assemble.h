@@ -11,6 +11,7 @@
 #ifndef ZU_ASSEMBLE_H
 #define ZU_ASSEMBLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,14 @@ struct zu_assemble_params {
 	const struct zu_plan *plan;
 	const int *source_fds;     /* borrowed; indexed by zu_seed_loc.source */
 	size_t n_sources;
+	/*
+	 * NULL, or per source: its places come from an index header and were not
+	 * checked before (zu_index_check). One that does not hold its chunk (or
+	 * lies past the source's end) fails with -EILSEQ and sets
+	 * zu_assemble_stats.index_stale: the caller checks every place and
+	 * starts over.
+	 */
+	const bool *index_unchecked;
 	struct zu_fetch *fetch;    /* may be NULL when the plan has no NET chunk */
 	bool fetch_started;        /* all of the plan's ranges are asked for already, as one
 				      batch (whatever came before them read) */
@@ -49,6 +58,7 @@ struct zu_assemble_stats {
 	uint64_t written_bytes;    /* handed to the sink */
 	size_t n_seed, n_net, n_in_place;
 	size_t n_requests, n_ranges;
+	bool index_stale;          /* failed at a place of an unchecked index header */
 };
 
 /* On any failure the sink is aborted; on success it is committed. */

@@ -364,6 +364,8 @@ static const struct zu_fetch_ops split_ops = {
 static unsigned n_threads;
 /* readable target of the next run_assemble, -1: none */
 static int target_fd = -1;
+/* per source of the next run_assemble: places from an unchecked index header */
+static const bool *index_unchecked;
 
 struct run {
 	struct mem_sink mem;
@@ -405,6 +407,7 @@ static int run_assemble(struct run *run, const struct fixture *fx, const struct 
 		.lim = &lim,
 		.threads = n_threads,
 		.target_fd = target_fd,
+		.index_unchecked = index_unchecked,
 	};
 
 	memset(run, 0, sizeof(*run));
@@ -649,6 +652,28 @@ static void assemble_refuses_changed_seed(void **state)
 	fixture_free(&fx);
 }
 
+/* A place from an unchecked index header that does not hold its chunk: said so, sink aborted. */
+static void assemble_reports_stale_unchecked_index_place(void **state)
+{
+	const bool yes = true;
+	struct fixture fx;
+	struct test_plan tp;
+	struct run run;
+	uint8_t x = 0xff;
+
+	(void)state;
+	fixture_build(&fx, ZU_COMP_ZSTD, false);
+	assert_int_equal(pwrite(fx.seed_fd, &x, 1, seed_offset(&fx, 4) + 3), 1);
+	plan_build(&tp, &fx, (1u << N_CHUNKS) - 1, false, 0);
+	index_unchecked = &yes;
+	assert_int_equal(run_assemble(&run, &fx, &tp, NULL), -EILSEQ);
+	index_unchecked = NULL;
+	assert_true(run.st.index_stale);
+	assert_int_equal(run.mem.next_off, fx.chunks[4].image_offset); /* 0..3 written */
+	expect_failure(&run, -EILSEQ, "chunk 4: source 0 offset");
+	fixture_free(&fx);
+}
+
 static void assemble_refuses_image_digest_mismatch(void **state)
 {
 	struct fixture fx;
@@ -755,6 +780,7 @@ int main(void)
 		cmocka_unit_test(assemble_refuses_corrupted_compressed_byte),
 		cmocka_unit_test(assemble_refuses_changed_seed),
 		cmocka_unit_test(assemble_refuses_image_digest_mismatch),
+		cmocka_unit_test(assemble_reports_stale_unchecked_index_place),
 		cmocka_unit_test(assemble_aborts_on_short_batch),
 		cmocka_unit_test(assemble_compares_seed_chunks_with_target),
 	};
