@@ -446,8 +446,8 @@ static int hold_head(struct asm_state *s, const struct zu_chunk *c, const uint8_
 		     struct zu_err *err)
 {
 	if (c->image_offset != s->head_len)
-		return zu_err_set(err, -ENOTRECOVERABLE, "head chunk at %" PRIu64 " after %zu bytes",
-				  c->image_offset, s->head_len);
+		return zu_err_set(err, -ENOTRECOVERABLE, "head chunk at %" PRIu64
+				  " after %zu bytes", c->image_offset, s->head_len);
 	if (c->len > s->head_cap - s->head_len) {
 		size_t cap = s->head_len + (size_t)c->len;
 		uint8_t *h = realloc(s->head, cap);
@@ -651,8 +651,8 @@ static int pipe_init(struct asm_state *s, struct zu_err *err)
 		s->jobs[k].ubuf = malloc(alloc);
 		s->job_ptrs[k] = &s->jobs[k];
 		if (!s->jobs[k].cbuf || !s->jobs[k].ubuf)
-			return zu_err_set(err, -ENOMEM, "cannot allocate chunk buffers of %zu bytes",
-					  alloc);
+			return zu_err_set(err, -ENOMEM,
+					  "cannot allocate chunk buffers of %zu bytes", alloc);
 	}
 	for (unsigned k = 0; k < s->n_workers && r == 0; k++)
 		r = zu_sha256_init(&s->workers[k].sha, err);

@@ -102,7 +102,7 @@ static void *tail_main(void *arg)
 			break;
 		job = q->freed;
 		if (q->tail_rc == 0) {
-			/* tail_err is written here only while tail_rc is 0; the driver reads it after. */
+			/* tail_err is written only while tail_rc is 0; the driver reads it after */
 			pthread_mutex_unlock(&q->lock);
 			rc = q->p.tail(q->p.user, q->p.jobs[job % q->p.n_slots], &q->tail_err);
 			pthread_mutex_lock(&q->lock);

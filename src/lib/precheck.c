@@ -82,8 +82,11 @@ int zu_precheck_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 		return zu_err_set(err, -ENOMEM, "out of memory");
 	split(p, locs, parts, n_threads);
 	/* part 0 runs here; a thread that cannot start runs here too */
-	for (unsigned k = 1; k < n_threads; k++)
-		parts[k].running = pthread_create(&parts[k].thread, NULL, part_main, &parts[k]) == 0;
+	for (unsigned k = 1; k < n_threads; k++) {
+		struct pc_part *t = &parts[k];
+
+		t->running = pthread_create(&t->thread, NULL, part_main, t) == 0;
+	}
 	part_main(&parts[0]);
 	for (unsigned k = 1; k < n_threads; k++) {
 		if (parts[k].running)
