@@ -328,8 +328,10 @@ struct zckup_source {
 	 * plan: each chunk of the new image whose uncompressed digest the index
 	 * has is taken to be at that chunk's image offset (if it ends within
 	 * size). The index need not be authenticated: zckup_plan_new() reports
-	 * those places unchecked; zckup_apply() reads and verifies each of them
-	 * once before it plans, and a place that does not hold its chunk (the
+	 * those places unchecked; zckup_apply() verifies each of them (as it
+	 * reads it for the image onto a raw target or an atomic output, starting
+	 * over with all of them checked first if one is stale; else before it
+	 * plans), and a place that does not hold its chunk (the
 	 * source was modified since, or the index is another image's) has the
 	 * chunk fetched instead (zckup_apply_stats.n_stale_index), never an error
 	 * and never a wrong output. Open it with zckup_header_open(), which
