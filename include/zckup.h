@@ -155,6 +155,8 @@ struct zckup_header_info {
 	int has_dict;
 	uint64_t dict_bytes;         /* compressed size of the dict */
 	int has_image_digest;        /* zckup's whole-image SHA-256 element present */
+	int has_fine;                /* zckup's fine layout element present (profile fine) */
+	unsigned fine_piece_bytes;   /* its piece size; 0 without it */
 	uint8_t image_digest[ZCKUP_DIGEST_LEN];
 	uint8_t header_digest[ZCKUP_DIGEST_LEN]; /* the header checksum from the lead */
 	size_t n_signatures;
@@ -301,8 +303,19 @@ struct zckup_make_opts {
 	const char *header_out;  /* optional detached header to write too */
 	int level;               /* zstd level; 0 = default (ZCKUP_MAKE_DEFAULT_LEVEL) */
 	int threads;             /* compression threads; 0 = online CPUs */
+	/*
+	 * ZCKUP_PROFILE_COMPAT (0): one zstd frame per chunk, as zck writes.
+	 * ZCKUP_PROFILE_FINE: the same chunks (same digests of the uncompressed
+	 * chunks), each stored as a piece table in a zstd skippable frame then one
+	 * zstd frame per 4 KiB-aligned piece; still one valid zstd stream per
+	 * chunk, so zck, unzck and SWUpdate read it as usual, and a header
+	 * element lets zckup fetch only the pieces a device lacks (README).
+	 */
+	int profile;
 };
 #define ZCKUP_MAKE_DEFAULT_LEVEL 19
+#define ZCKUP_PROFILE_COMPAT 0
+#define ZCKUP_PROFILE_FINE 1
 
 struct zckup_make_stats {
 	uint64_t image_bytes;
