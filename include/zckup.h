@@ -358,6 +358,14 @@ struct zckup_plan_opts {
 	const char *target;  /* optional raw target: chunks it already holds at their
 				place count as in place (see zckup_apply_opts) */
 	uint64_t target_offset;
+	/*
+	 * Optional: where the .zck is (as zckup_apply_opts.url). With a header
+	 * of the fine profile, the plan then fetches the piece tables of the
+	 * missing chunks and reads the sources for their pieces, to report what
+	 * apply would fetch (zckup_plan_stats.fine*). NULL: coarse figures only.
+	 */
+	const char *url;
+	int no_fine;         /* 1: plan as for a compat .zck */
 };
 
 typedef struct zckup_plan zckup_plan;
@@ -389,6 +397,23 @@ struct zckup_plan_stats {
 	uint64_t wire_bytes_estimate; /* fetch_bytes plus HTTP framing, estimated */
 	size_t n_index_located;      /* of n_seed: located through a source's index header,
 					unchecked (source_bytes counts no byte for them) */
+	/*
+	 * Fine profile, when zckup_plan_opts.url was given and the header has the
+	 * fine layout: the piece tables of the missing chunks were fetched (those
+	 * bytes are fine_table_bytes) and the sources read for their pieces.
+	 * fine_fetch_bytes is what apply would read from the .zck (tables, then
+	 * frames of the pieces no source holds, gaps included), to compare with
+	 * fetch_bytes.
+	 */
+	int fine;
+	uint64_t fine_fetch_bytes;
+	uint64_t fine_table_bytes;
+	size_t n_pieces;
+	size_t n_pieces_reused;
+	uint64_t pieces_reused_bytes;
+	size_t n_pieces_fetched;
+	uint64_t pieces_frame_bytes;
+	size_t n_fine_ranges;
 };
 ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
 
@@ -469,6 +494,8 @@ struct zckup_apply_opts {
 	 * When that write fails, zckup_apply() fails (the image stays written).
 	 */
 	const char *save_index;
+	/* 1: fetch missing chunks whole even when the header has the fine layout. */
+	int no_fine;
 };
 
 enum zckup_fetch_mode {
@@ -513,6 +540,22 @@ struct zckup_apply_stats {
 	size_t n_index_located;
 	size_t n_stale_index;
 	uint64_t stale_index_bytes;
+	/*
+	 * Fine profile (a header made by zckup make --profile fine): the missing
+	 * chunks were rebuilt from pieces. fine = 1 when that path was taken.
+	 * Pieces found in a source and reused, pieces whose zstd frames were
+	 * fetched, the piece tables' bytes, and the chunks whose rebuild did not
+	 * match the header's digest (or whose table was malformed) and were
+	 * fetched whole instead. fetched_bytes counts all of it.
+	 */
+	int fine;
+	size_t n_pieces_reused;
+	uint64_t pieces_reused_bytes;
+	size_t n_pieces_fetched;
+	uint64_t pieces_fetched_bytes;   /* uncompressed */
+	uint64_t piece_table_bytes;
+	size_t n_fine_fallback;
+	size_t n_bad_piece_tables;
 };
 
 /*

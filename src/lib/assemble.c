@@ -323,6 +323,12 @@ static int one_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 		r = seed_chunk(s, c, loc, err);
 		s->st.n_seed++;
 		s->st.seed_bytes += c->len;
+	} else if (s->p->net_chunk) {
+		r = s->p->net_chunk(s->p->net_user, i, s->ubuf, err);
+		if (r == 0)
+			r = check_digest(s, s->ubuf, (size_t)c->len, c->udigest, "uncompressed", err);
+		s->st.n_net++;
+		s->st.net_bytes += c->len;
 	} else {
 		r = s->net_ready ? 0 : setup_net(s, err);
 		if (r == 0)

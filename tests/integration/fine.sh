@@ -37,6 +37,87 @@ check "zckup apply of the fine .zck with the old image as source" \
 	"$ZCKUP" apply --header fine.zckh --url fine.zck --source old.img --target out.img -q
 check "... identical" cmp out.img new.img
 
+# zckup's fine path, from a local file: the piece tables of the missing chunks, then only
+# the frames of the pieces no source holds (each missing chunk here has one edited block).
+check "plan reads the piece tables and says what apply fetches" \
+	"$ZCKUP" plan --source old.img --json fine.zck
+"$ZCKUP" plan --source old.img --json fine.zck >plan.json
+coarse=$(json_field plan.json fetch_bytes)
+fine=$(json_field plan.json fine_fetch_bytes)
+assert "plan: fine fetch ($fine bytes) well under the whole chunks ($coarse bytes)" \
+	"[ -n '$fine' ] && [ '$fine' -lt $((coarse / 2)) ]"
+"$ZCKUP" plan --source old.img fine.zck >plan.txt
+assert "plan's text says it fetched the piece tables" "grep -q 'piece tables' plan.txt"
+check "apply rebuilds the missing chunks from pieces" \
+	"$ZCKUP" apply --url fine.zck --source old.img --output fine.img --json -q
+"$ZCKUP" apply --url fine.zck --source old.img --output fine.img --json -q >apply.json
+check "... identical" cmp fine.img new.img
+assert "apply took the fine path, reused pieces and fetched what plan said ($fine)" \
+	"grep -q '\"fine\":true' apply.json && [ \"\$(json_field apply.json pieces_reused)\" -gt 100 ] &&
+	 [ \"\$(json_field apply.json fetched_bytes)\" = '$fine' ] &&
+	 [ \"\$(json_field apply.json fine_fallback_chunks)\" = 0 ]"
+"$ZCKUP" apply --url fine.zck --source old.img --output coarse.img --json -q --no-fine >nofine.json
+assert "--no-fine fetches whole chunks ($coarse bytes)" \
+	"grep -q '\"fine\":false' nofine.json && [ \"\$(json_field nofine.json fetched_bytes)\" = '$coarse' ]"
+check "... identical" cmp coarse.img new.img
+# With a detached header the .zck's lead is checked before the tables are used.
+check "apply with the detached header (lead checked, then tables)" \
+	"$ZCKUP" apply --header fine.zckh --url fine.zck --source old.img --target t.img -q
+check "... identical" cmp t.img new.img
+
+# Where the missing chunks are: image offset and length, .zck offset, of each fetched chunk.
+"$ZCKUP" plan --source old.img --chunks --json fine.zck >chunks.json
+"$ZCKUP" inspect --chunks --json fine.zck >table.json
+python3 - chunks.json table.json >missing.txt <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+tab = {c["index"]: c for c in json.load(open(sys.argv[2]))["chunk_table"]}
+for c in plan["chunk_table"]:
+    if c["from"] == "fetch":
+        t = tab[c["index"]]
+        print(t["image_offset"], t["bytes"], t["file_offset"])
+PY
+read -r last_off last_len _ < <(tail -1 missing.txt)
+read -r _ _ first_file < <(head -1 missing.txt)
+
+# A stale source: once apply has indexed old.img (and before it rebuilds the last missing
+# chunk), the destination command scribbles over old.img where that chunk's pieces are. The
+# rebuilt chunk does not verify: it is fetched whole, and the image is still right.
+cp old.img stale.img
+scribble="dd if=/dev/zero of=stale.img bs=1 seek=$last_off count=$last_len conv=notrunc 2>/dev/null"
+rc=0
+"$ZCKUP" apply --url fine.zck --source stale.img --exec "$scribble; cat >stale.out" --json \
+	-q >stale.json 2>stale.err || rc=$?
+assert "a source changed under apply: it still succeeds (exit $rc)" "[ $rc = 0 ]"
+check "... identical" cmp stale.out new.img
+assert "... and counted (fine_fallback_chunks 1)" \
+	"[ \"\$(json_field stale.json fine_fallback_chunks)\" = 1 ]"
+
+# A lying piece table: two digests of the first missing chunk's table swapped in the .zck.
+# The pieces land in the wrong places, the chunk does not verify, the whole chunk (whose
+# compressed digest the changed table breaks) does not verify either: a clear error
+# (exit 4), and the atomic output is never written.
+cp fine.zck lie.zck
+python3 - lie.zck "$first_file" <<'PY'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(path, "rb").read())
+e1, e2 = off + 9 + 18 * 1, off + 9 + 18 * 2
+d1, d2 = bytes(b[e1 + 2:e1 + 18]), bytes(b[e2 + 2:e2 + 18])
+assert d1 != d2
+b[e1 + 2:e1 + 18], b[e2 + 2:e2 + 18] = d2, d1
+open(path, "wb").write(b)
+PY
+expect_exit 4 "a lying piece table is a digest mismatch" \
+	"$ZCKUP" apply --header fine.zckh --url lie.zck --source old.img --output lie.img -q
+assert "... and no image is written" "[ ! -e lie.img ]"
+# The same lie with a frame length: the table is malformed, the chunk is fetched whole.
+cp fine.zck lie2.zck
+printf '\377\377' | dd of=lie2.zck bs=1 seek=$((first_file + 9)) conv=notrunc 2>/dev/null
+expect_exit 4 "a malformed piece table sends the chunk to be fetched whole (which fails)" \
+	"$ZCKUP" apply --header fine.zckh --url lie2.zck --source old.img --output lie2.img -q
+assert "... and no image is written" "[ ! -e lie2.img ]"
+
 # A malformed fine layout element is a malformed header: exit 3, and it says why.
 for f in version-2 piece-2p30 wrong-size twice; do
 	expect_exit 3 "fine layout element $f is refused" \
