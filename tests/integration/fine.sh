@@ -4,7 +4,7 @@
 # tools and zckup's coarse path read it as an ordinary .zck, and that a malformed fine layout
 # element is refused like any malformed header. (SWUpdate: swupdate.sh.)
 . "$(dirname "$0")/lib.sh"
-cd "$TEST_TMP"
+cd "$TEST_TMP" || exit 1
 $GEN image 11 6000000 old.img
 $GEN edit scatter 12 old.img new.img
 
@@ -123,5 +123,45 @@ for f in version-2 piece-2p30 wrong-size twice; do
 	expect_exit 3 "fine layout element $f is refused" \
 		"$ZCKUP" inspect "$ZCKUP_SRC/tests/data/malformed/fine-elem-$f.zck"
 	expect_err_contains "fine layout" "... with a message naming the fine layout element"
+done
+
+# Over HTTP (servers.sh): nginx with many ranges per request, nginx that serves one range per
+# request (zckup steps down), lighttpd. Tables first, then windows of frames, the stale-source
+# fallback as a request of its own.
+# shellcheck source=tests/integration/servers.sh
+. "$(dirname "$0")/servers.sh"
+mkdir -p www
+cp fine.zck www/
+for srv in "nginx ngx" "nginx ngx1 1" "lighttpd lty"; do
+	# shellcheck disable=SC2086 # the words of $srv are separate arguments
+	set -- $srv
+	kind=$1 name=$2
+	if ! "start_$kind" "$name" "$TEST_TMP/www" ${3:+"$3"} 2>"$name.start.err"; then
+		not_ok "$kind ($name) serves the .zck"
+		diag "$name.start.err"
+		continue
+	fi
+	port_var=${name}_port
+	url="http://127.0.0.1:${!port_var}/fine.zck"
+	"$ZCKUP" plan --source old.img --url "$url" --json >"$name.plan.json" 2>"$name.plan.err"
+	assert "$name: plan --url fetches the tables and plans the same fine bytes" \
+		"[ \"\$(json_field $name.plan.json fine_fetch_bytes)\" = '$fine' ]"
+	server_log_reset "$name"
+	rc=0
+	"$ZCKUP" apply --url "$url" --source old.img --output "$name.img" --json -q \
+		>"$name.json" 2>"$name.err" || rc=$?
+	assert "$name: apply over HTTP (exit $rc)" "[ $rc = 0 ]"
+	[ $rc = 0 ] || diag "$name.err"
+	check "$name: ... identical" cmp "$name.img" new.img
+	assert "$name: ... fetched what plan said ($fine bytes; $(json_field "$name.json" requests) requests)" \
+		"[ \"\$(json_field $name.json fetched_bytes)\" = '$fine' ]"
+	cp old.img stale.img
+	rc=0
+	"$ZCKUP" apply --url "$url" --source stale.img --exec "$scribble; cat >stale.out" --json \
+		-q >"$name.stale.json" 2>"$name.stale.err" || rc=$?
+	assert "$name: a source changed under apply: the chunk is fetched whole (exit $rc)" \
+		"[ $rc = 0 ] && [ \"\$(json_field $name.stale.json fine_fallback_chunks)\" = 1 ]"
+	check "$name: ... identical" cmp stale.out new.img
+	server_stop "$name"
 done
 finish
