@@ -9,7 +9,10 @@
  * handed on only if it matches the chunk's uncompressed SHA-256 from the
  * authenticated header; otherwise (lying table, stale source, digest
  * collision) the whole chunk is fetched and verified as usual, and counted.
- * Memory: about 60 bytes per piece of the missing chunks plus one window.
+ * Memory: about 100 bytes per piece of the missing chunks (table entry,
+ * piece record, two slots of the wanted set) plus one window of frames
+ * (at most 4 MiB, or one whole chunk). The sources are read a second time
+ * (after the coarse index), only when some missing chunk has a table.
  */
 #ifndef ZU_FINE_APPLY_H
 #define ZU_FINE_APPLY_H
