@@ -130,8 +130,15 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	       "               %zu range%s per request\n",
 	       s.wire_bytes_estimate, cli_human(s.wire_bytes_estimate, a, sizeof(a)), max_ranges,
 	       max_ranges == 1 ? "" : "s");
-	if (!s.fine)
+	if (!s.fine) {
+		struct zckup_header_info hi;
+
+		zckup_header_get_info(h, &hi);
+		if (hi.has_fine && s.n_net)
+			printf("fine profile:  the .zck has piece tables; give --url (or the .zck as "
+			       "HEADER) to plan what\n               apply fetches piece by piece\n");
 		return;
+	}
 	printf("fine profile:  the piece tables of the missing chunks were fetched to plan this\n"
 	       "               (%" PRIu64 " bytes); of their %zu pieces, %zu (%s) are in the sources\n",
 	       s.fine_table_bytes, s.n_pieces, s.n_pieces_reused,
