@@ -38,6 +38,9 @@ _zckup()
 	--progress)
 		mapfile -t COMPREPLY < <(compgen -W 'json' -- "$cur")
 		return ;;
+	--profile | -p)
+		mapfile -t COMPREPLY < <(compgen -W 'compat fine' -- "$cur")
+		return ;;
 	--url | -u)
 		[[ $cur == http* ]] && return ;;
 	esac

@@ -155,6 +155,8 @@ struct zckup_header_info {
 	int has_dict;
 	uint64_t dict_bytes;         /* compressed size of the dict */
 	int has_image_digest;        /* zckup's whole-image SHA-256 element present */
+	int has_fine;                /* zckup's fine layout element present (profile fine) */
+	unsigned fine_piece_bytes;   /* its piece size; 0 without it */
 	uint8_t image_digest[ZCKUP_DIGEST_LEN];
 	uint8_t header_digest[ZCKUP_DIGEST_LEN]; /* the header checksum from the lead */
 	size_t n_signatures;
@@ -301,8 +303,19 @@ struct zckup_make_opts {
 	const char *header_out;  /* optional detached header to write too */
 	int level;               /* zstd level; 0 = default (ZCKUP_MAKE_DEFAULT_LEVEL) */
 	int threads;             /* compression threads; 0 = online CPUs */
+	/*
+	 * ZCKUP_PROFILE_COMPAT (0): one zstd frame per chunk, as zck writes.
+	 * ZCKUP_PROFILE_FINE: the same chunks (same digests of the uncompressed
+	 * chunks), each stored as a piece table in a zstd skippable frame then one
+	 * zstd frame per 4 KiB-aligned piece; still one valid zstd stream per
+	 * chunk, so zck, unzck and SWUpdate read it as usual, and a header
+	 * element lets zckup fetch only the pieces a device lacks (README).
+	 */
+	int profile;
 };
 #define ZCKUP_MAKE_DEFAULT_LEVEL 19
+#define ZCKUP_PROFILE_COMPAT 0
+#define ZCKUP_PROFILE_FINE 1
 
 struct zckup_make_stats {
 	uint64_t image_bytes;
@@ -347,6 +360,14 @@ struct zckup_plan_opts {
 	const char *target;  /* optional raw target: chunks it already holds at their
 				place count as in place (see zckup_apply_opts) */
 	uint64_t target_offset;
+	/*
+	 * Optional: where the .zck is (as zckup_apply_opts.url). With a header
+	 * of the fine profile, the plan then fetches the piece tables of the
+	 * missing chunks and reads the sources for their pieces, to report what
+	 * apply would fetch (zckup_plan_stats.fine*). NULL: coarse figures only.
+	 */
+	const char *url;
+	int no_fine;         /* 1: plan as for a compat .zck */
 };
 
 typedef struct zckup_plan zckup_plan;
@@ -378,6 +399,23 @@ struct zckup_plan_stats {
 	uint64_t wire_bytes_estimate; /* fetch_bytes plus HTTP framing, estimated */
 	size_t n_index_located;      /* of n_seed: located through a source's index header,
 					unchecked (source_bytes counts no byte for them) */
+	/*
+	 * Fine profile, when zckup_plan_opts.url was given and the header has the
+	 * fine layout: the piece tables of the missing chunks were fetched (those
+	 * bytes are fine_table_bytes) and the sources read for their pieces.
+	 * fine_fetch_bytes is what apply would read from the .zck (tables, then
+	 * frames of the pieces no source holds, gaps included), to compare with
+	 * fetch_bytes.
+	 */
+	int fine;
+	uint64_t fine_fetch_bytes;
+	uint64_t fine_table_bytes;
+	size_t n_pieces;
+	size_t n_pieces_reused;
+	uint64_t pieces_reused_bytes;
+	size_t n_pieces_fetched;
+	uint64_t pieces_frame_bytes;
+	size_t n_fine_ranges;
 };
 ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
 
@@ -458,6 +496,8 @@ struct zckup_apply_opts {
 	 * When that write fails, zckup_apply() fails (the image stays written).
 	 */
 	const char *save_index;
+	/* 1: fetch missing chunks whole even when the header has the fine layout. */
+	int no_fine;
 };
 
 enum zckup_fetch_mode {
@@ -502,6 +542,22 @@ struct zckup_apply_stats {
 	size_t n_index_located;
 	size_t n_stale_index;
 	uint64_t stale_index_bytes;
+	/*
+	 * Fine profile (a header made by zckup make --profile fine): the missing
+	 * chunks were rebuilt from pieces. fine = 1 when that path was taken.
+	 * Pieces found in a source and reused, pieces whose zstd frames were
+	 * fetched, the piece tables' bytes, and the chunks whose rebuild did not
+	 * match the header's digest (or whose table was malformed) and were
+	 * fetched whole instead. fetched_bytes counts all of it.
+	 */
+	int fine;
+	size_t n_pieces_reused;
+	uint64_t pieces_reused_bytes;
+	size_t n_pieces_fetched;
+	uint64_t pieces_fetched_bytes;   /* uncompressed */
+	uint64_t piece_table_bytes;
+	size_t n_fine_fallback;
+	size_t n_bad_piece_tables;
 };
 
 /*

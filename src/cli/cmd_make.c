@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,6 +19,11 @@ static const char make_usage[] =
 	"  -H, --header-out FILE   also write the detached header (.zckh)\n"
 	"  -l, --level N           zstd level 1..22 (default 19)\n"
 	"  -t, --threads N         compression threads (default: online CPUs)\n"
+	"  -p, --profile NAME      compat (default): one zstd frame per chunk, as zck;\n"
+	"                          fine: same chunks, each a piece table (a zstd skippable\n"
+	"                          frame) + one zstd frame per 4 KiB piece, so zckup fetches\n"
+	"                          only the pieces a device lacks; zck, unzck and SWUpdate\n"
+	"                          still read it as an ordinary .zck (about 10% larger)\n"
 	"      --json              print the summary as JSON\n"
 	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
@@ -54,6 +60,7 @@ int cmd_make(int argc, char **argv)
 		{ "header-out", required_argument, NULL, 'H' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "profile", required_argument, NULL, 'p' },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -65,7 +72,7 @@ int cmd_make(int argc, char **argv)
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "o:H:l:t:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:H:l:t:p:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			mo.output = optarg;
@@ -82,6 +89,15 @@ int cmd_make(int argc, char **argv)
 			if (!cli_parse_int(optarg, 1, 1024, &v))
 				return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
 			mo.threads = (int)v;
+			break;
+		case 'p':
+			if (!strcmp(optarg, "compat"))
+				mo.profile = ZCKUP_PROFILE_COMPAT;
+			else if (!strcmp(optarg, "fine"))
+				mo.profile = ZCKUP_PROFILE_FINE;
+			else
+				return cli_usage_error("--profile wants compat or fine, not '%s'",
+						       optarg);
 			break;
 		case 'h':
 			fputs(make_usage, stdout);

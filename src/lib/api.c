@@ -217,6 +217,8 @@ ZCKUP_API void zckup_header_get_info(const zckup_header *zh, struct zckup_header
 	out->has_dict = h->has_dict;
 	out->dict_bytes = h->dict.comp_len;
 	out->has_image_digest = h->has_image_digest;
+	out->has_fine = h->fine.valid;
+	out->fine_piece_bytes = h->fine.valid ? 1u << h->fine.piece_shift : 0;
 	memcpy(out->image_digest, h->image_digest, ZU_DIGEST_LEN);
 	memcpy(out->header_digest, h->header_digest, ZU_DIGEST_LEN);
 	out->n_signatures = h->n_signatures;
@@ -263,6 +265,7 @@ ZCKUP_API int zckup_header_write_detached(zckup_ctx *ctx, const zckup_header *zh
 ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 			 struct zckup_make_stats *out)
 {
+	const struct zu_fine_layout fine = ZU_FINE_LAYOUT_DEFAULT;
 	struct zu_make_params p = { 0 };
 	struct zu_make_result res = { 0 };
 	long cpus;
@@ -276,7 +279,10 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 	if (o->threads < 0 || o->threads > 1024)
 		return zu_err_set(&ctx->err, -EINVAL, "thread count %d is not in 1..1024",
 				  o->threads);
+	if (o->profile != ZCKUP_PROFILE_COMPAT && o->profile != ZCKUP_PROFILE_FINE)
+		return zu_err_set(&ctx->err, -EINVAL, "unknown make profile %d", o->profile);
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	p.fine = o->profile == ZCKUP_PROFILE_FINE ? &fine : NULL;
 	p.image = o->image;
 	p.output = o->output;
 	p.header_out = o->header_out;

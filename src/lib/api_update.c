@@ -17,6 +17,7 @@
 #include "api_private.h"
 #include "assemble.h"
 #include "fetch/fetch.h"
+#include "fine_apply.h"
 #include "fssize.h"
 #include "index.h"
 #include "inplace.h"
@@ -28,6 +29,8 @@
 
 struct zckup_plan {
 	struct zu_plan plan;
+	bool fine;
+	struct zu_fine_stats fine_st;
 	uint64_t source_bytes;
 	size_t n_index_located;
 	uint64_t target_offset; /* for in-place chunks' offsets */
@@ -255,6 +258,82 @@ static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup
 	return r;
 }
 
+/* ---- the fine profile ---------------------------------------------------- */
+
+static bool fine_usable(const struct zu_header *h, const struct zu_plan *plan)
+{
+	return h->fine.valid && !h->has_dict && h->comp_type == ZU_COMP_ZSTD && plan->n_net > 0;
+}
+
+/*
+ * Fetches the piece tables of the missing chunks from url (the .zck's lead
+ * checked first, as for any fetch) and reads the sources for their pieces.
+ * *out_fine stays NULL when no missing chunk has a table (nothing to gain).
+ * *out_bytes0: the fetcher's byte count before the tables.
+ */
+static int fine_prepare(zckup_ctx *ctx, const char *url, const struct zu_header *h,
+			const struct zu_plan *plan, const struct update_inputs *in,
+			struct zu_fine **out_fine, struct zu_fetch **out_fetch,
+			struct zu_range **out_owned, uint64_t *out_bytes0)
+{
+	const struct zu_range *tr = NULL;
+	struct zu_progress pg = zu_api_progress(ctx);
+	struct zu_fine *fine = NULL;
+	uint64_t *sizes = NULL;
+	size_t ntr = 0;
+	int r;
+
+	*out_fine = NULL;
+	r = zu_fine_new(h, plan->locs, &fine, &tr, &ntr, &ctx->err);
+	if (r < 0 || ntr == 0)
+		goto out;
+	r = zu_api_start_fetch(ctx, url, h, tr, ntr, out_fetch, out_owned);
+	if (r < 0)
+		goto out;
+	*out_bytes0 = (*out_fetch)->bytes;
+	r = zu_fine_read_tables(fine, *out_fetch, &ctx->err);
+	if (r < 0)
+		goto out;
+	sizes = malloc((in->n ? in->n : 1) * sizeof(*sizes));
+	if (!sizes) {
+		r = zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < in->n; i++)
+		sizes[i] = in->ix[i].size;
+	r = zu_fine_index(fine, in->fds, sizes, in->n, &pg, &ctx->err);
+	if (r < 0)
+		goto out;
+	*out_fine = fine;
+	fine = NULL;
+out:
+	free(sizes);
+	zu_fine_free(fine);
+	return r;
+}
+
+static void fine_log(zckup_ctx *ctx, const struct zu_fine_stats *st)
+{
+	zu_api_log(ctx, ZCKUP_LOG_INFO,
+		   "fine: %zu piece tables (%" PRIu64 " bytes) read; of %zu pieces, %zu (%" PRIu64
+		   " bytes) are in the sources, %zu to fetch (%" PRIu64 " frame bytes); %zu "
+		   "malformed tables", st->n_chunks - st->n_bad_tables, st->table_bytes,
+		   st->n_pieces, st->n_reused, st->reused_bytes, st->n_fetched, st->frame_bytes,
+		   st->n_bad_tables);
+}
+
+struct fine_cb {
+	struct zu_fine *fine;
+	struct zu_fine_io io;
+};
+
+static int fine_net_chunk(void *user, size_t i, uint8_t *ubuf, struct zu_err *err)
+{
+	struct fine_cb *cb = user;
+
+	return zu_fine_net_chunk(cb->fine, &cb->io, i, ubuf, err);
+}
+
 ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 			     const struct zckup_plan_opts *o, zckup_plan **out)
 {
@@ -275,6 +354,24 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 		    o->max_ranges, false, false, &in, &zp->plan, &res);
 	zp->source_bytes = res.source_bytes;
 	zp->n_index_located = res.n_index_located;
+	if (r == 0 && o->url && !o->no_fine && fine_usable(&zh->h, &zp->plan)) {
+		struct zu_fine *fine = NULL;
+		struct zu_fetch *fetch = NULL;
+		struct zu_range *owned = NULL;
+		uint64_t bytes0 = 0;
+
+		r = fine_prepare(ctx, o->url, &zh->h, &zp->plan, &in, &fine, &fetch, &owned,
+				 &bytes0);
+		if (r == 0 && fine) {
+			zu_fine_get_stats(fine, &zp->fine_st);
+			zp->fine = true;
+			fine_log(ctx, &zp->fine_st);
+		}
+		zu_fine_free(fine);
+		free(owned);
+		if (r < 0)
+			zu_api_fetcher_close(ctx);
+	}
 	inputs_close(&in);
 	if (r < 0) {
 		zckup_plan_free(zp);
@@ -311,6 +408,19 @@ ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stat
 	out->in_place_bytes = p->in_place_bytes;
 	out->wire_bytes_estimate = p->wire_estimate;
 	out->n_index_located = zp->n_index_located;
+	if (zp->fine) {
+		const struct zu_fine_stats *f = &zp->fine_st;
+
+		out->fine = 1;
+		out->fine_fetch_bytes = f->fetch_bytes;
+		out->fine_table_bytes = f->table_bytes;
+		out->n_pieces = f->n_pieces;
+		out->n_pieces_reused = f->n_reused;
+		out->pieces_reused_bytes = f->reused_bytes;
+		out->n_pieces_fetched = f->n_fetched;
+		out->pieces_frame_bytes = f->frame_bytes;
+		out->n_fine_ranges = f->n_ranges;
+	}
 }
 
 /* ZU_IN_PLACE locations hold the image offset; the public offset is the target's. */
@@ -559,6 +669,9 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 	struct index_result res = { 0 };
 	bool *unchecked = NULL;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct zu_fine *fine = NULL;
+	struct fine_cb fcb = { 0 };
+	uint64_t fine_bytes0 = 0;
 	int r = 0;
 
 	*out_stale = false;
@@ -587,7 +700,19 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 		   "chunks: %zu in place, %zu from sources, %zu to fetch in %zu range%s",
 		   plan.n_in_place, plan.n_seed, plan.n_net, plan.n_ranges,
 		   plan.n_ranges == 1 ? "" : "s");
-	if (plan.n_ranges > 0) {
+	if (o->url && !o->no_fine && fine_usable(&o->header->h, &plan)) {
+		/* before the destination is opened, as below */
+		r = fine_prepare(ctx, o->url, &o->header->h, &plan, &in, &fine, &fetch,
+				 &lead_ranges, &fine_bytes0);
+		if (r < 0)
+			goto out;
+	}
+	if (fine) {
+		struct zu_fine_stats fst;
+
+		zu_fine_get_stats(fine, &fst);
+		fine_log(ctx, &fst);
+	} else if (plan.n_ranges > 0) {
 		if (!o->url) {
 			r = zu_err_set(&ctx->err, -EINVAL,
 				       "%zu chunks are missing from the sources and no URL "
@@ -609,7 +734,14 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 	ap.source_fds = in.fds;
 	ap.n_sources = in.n;
 	ap.fetch = fetch;
-	ap.fetch_started = fetch != NULL;
+	ap.fetch_started = fetch != NULL && !fine;
+	if (fine) {
+		fcb.fine = fine;
+		fcb.io = (struct zu_fine_io){ .fetch = fetch, .source_fds = in.fds,
+					      .n_sources = in.n, .max_ranges = o->max_ranges };
+		ap.net_chunk = fine_net_chunk;
+		ap.net_user = &fcb;
+	}
 	ap.sink = &sink;
 	ap.target_fd = in.target_fd;
 	ap.target_offset = o->target_offset;
@@ -627,7 +759,32 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 		r = save_index(ctx, o);
 	if (r == 0 && out)
 		fill_stats(o, &st, fetch, &res, now_seconds() - t0, out);
+	if (r == 0 && out && fine) {
+		struct zu_fine_stats fst;
+
+		zu_fine_get_stats(fine, &fst);
+		out->fine = 1;
+		out->fetched_bytes = fetch->bytes - fine_bytes0;
+		if (!fetch->ops->whole_batch) {
+			out->n_requests = fetch->n_requests;
+			out->n_ranges = fetch->n_ranges_total;
+		}
+		out->n_pieces_reused = fst.n_reused;
+		out->pieces_reused_bytes = fst.reused_bytes;
+		out->n_pieces_fetched = fst.n_fetched;
+		out->pieces_fetched_bytes = fst.fetched_piece_bytes;
+		out->piece_table_bytes = fst.table_bytes;
+		out->n_fine_fallback = fst.n_fallback;
+		out->n_bad_piece_tables = fst.n_bad_tables;
+		if (fst.n_fallback)
+			zu_api_log(ctx, ZCKUP_LOG_WARNING,
+				   "fine: %zu chunks rebuilt from pieces did not match their digest "
+				   "(a source changed, or the piece tables lie): fetched whole "
+				   "(%" PRIu64 " bytes) and verified", fst.n_fallback,
+				   fst.fallback_bytes);
+	}
 out:
+	zu_fine_free(fine);
 	zu_sink_free(&sink);
 	if (r < 0 && fetch)
 		zu_api_fetcher_close(ctx); /* the downloader may be mid-job or gone */

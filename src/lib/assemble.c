@@ -41,7 +41,8 @@
  */
 #define ASM_NET_AHEAD (512u << 10)
 
-enum asm_kind { ASM_SEED, ASM_NET, ASM_IN_PLACE };
+/* ASM_MADE: a NET chunk made by zu_assemble_params.net_chunk (the fine profile). */
+enum asm_kind { ASM_SEED, ASM_NET, ASM_IN_PLACE, ASM_MADE };
 
 /* One chunk in flight: filled by this thread, worked on by a worker, hashed by the tail. */
 struct asm_job {
@@ -369,6 +370,10 @@ static int asm_work(void *user, unsigned worker, void *job, struct zu_err *err)
 		return work_in_place(s, &s->workers[worker], j, c, err);
 	case ASM_NET:
 		return work_net(s, &s->workers[worker], j, c, err);
+	case ASM_MADE:
+		j->data = j->ubuf;
+		return check_digest(&s->workers[worker].sha, j->ubuf, (size_t)c->len, c->udigest,
+				    "uncompressed", err);
 	}
 	return zu_err_set(err, -ENOTRECOVERABLE, "unknown job kind");
 }
@@ -419,6 +424,12 @@ static int submit_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 		j->kind = ASM_SEED;
 		s->st.n_seed++;
 		s->st.seed_bytes += c->len;
+	} else if (s->p->net_chunk) {
+		/* made here (fine_apply keeps state: one thread), verified by a worker */
+		j->kind = ASM_MADE;
+		s->st.n_net++;
+		s->st.net_bytes += c->len;
+		r = s->p->net_chunk(s->p->net_user, i, j->ubuf, err);
 	} else {
 		j->kind = ASM_NET;
 		s->st.n_net++;

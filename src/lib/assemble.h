@@ -48,6 +48,13 @@ struct zu_assemble_params {
 	/* optional: told of each chunk once it is verified and passed on */
 	void (*on_chunk)(void *user, size_t index, const struct zu_seed_loc *loc);
 	void *chunk_user;
+	/*
+	 * optional: makes the NET chunks instead of the plan's ranges (the fine
+	 * profile, fine_apply.h): writes chunk index's bytes into ubuf
+	 * (max_chunk_len bytes); they are verified here all the same.
+	 */
+	int (*net_chunk)(void *user, size_t index, uint8_t *ubuf, struct zu_err *err);
+	void *net_user;
 };
 
 struct zu_assemble_stats {

@@ -23,6 +23,8 @@ struct zu_make_params {
 	int level;
 	int threads;             /* >= 1 */
 	struct zu_progress progress; /* ZU_PHASE_MAKE, total = image bytes */
+	/* NULL: compat profile (one zstd frame per chunk); else the fine layout (fine.h). */
+	const struct zu_fine_layout *fine;
 	/*
 	 * The limits apply enforces (NULL: the defaults): an image whose header
 	 * would break them is refused (-EOVERFLOW) before any output is written.

@@ -48,31 +48,36 @@ check "a signed .swu with zckup's header is built" \
 	"$ZCKUP_SRC/tests/tools/make_swu.sh" "$TEST_TMP" "http://127.0.0.1:$port/new.zck" \
 	"$TEST_TMP/old.img" "$TEST_TMP/out.img"
 
-attempt=0
-while :; do
-	attempt=$((attempt + 1))
-	server_log_reset ngx
-	rm -f out.img
-	mkdir -p "sw.$attempt"
-	rc=0
-	TMPDIR=$TEST_TMP/sw.$attempt timeout 60 swupdate -v -f swupdate.cfg -k cert.pem \
-		-H zckup-test:1.0 -i update.swu >sw.log 2>&1 || rc=$?
-	cp sw.log "sw.$attempt.log"
-	[ "$rc" = 0 ] && break
-	if [ "$attempt" -ge 5 ] || ! swupdate_raced sw.log; then
-		break
+# Runs swupdate -i update.swu (retrying only its known status race); sets rc and attempt.
+run_swupdate() {
+	attempt=0
+	while :; do
+		attempt=$((attempt + 1))
+		server_log_reset ngx
+		rm -f out.img
+		mkdir -p "sw.$attempt"
+		rc=0
+		TMPDIR=$TEST_TMP/sw.$attempt timeout 60 swupdate -v -f swupdate.cfg -k cert.pem \
+			-H zckup-test:1.0 -i update.swu >sw.log 2>&1 || rc=$?
+		cp sw.log "sw.$attempt.log"
+		[ "$rc" = 0 ] && break
+		if [ "$attempt" -ge 5 ] || ! swupdate_raced sw.log; then
+			break
+		fi
+		echo "# swupdate exited $rc after its known status race; attempt $((attempt + 1))"
+	done
+	if [ "$rc" = 0 ]; then
+		ok "swupdate -i installs the update (exit 0, attempt $attempt)"
+	else
+		not_ok "swupdate -i installs the update: exit $rc"
+		grep -v -E 'print_registered|lua_report_exception' sw.log | tail -40 | diag
 	fi
-	echo "# swupdate exited $rc after its known status race; attempt $((attempt + 1))"
-done
-if [ "$rc" = 0 ]; then
-	ok "swupdate -i installs the update (exit 0, attempt $attempt)"
-else
-	not_ok "swupdate -i installs the update: exit $rc"
-	grep -v -E 'print_registered|lua_report_exception' sw.log | tail -40 | diag
-fi
-assert "the delta handler chained to rawfile did the work" \
-	"grep -q 'Found installer for stream new.zckh delta' sw.log &&
-	 grep -q 'Found installer for stream new.zckh rawfile' sw.log"
+	assert "the delta handler chained to rawfile did the work" \
+		"grep -q 'Found installer for stream new.zckh delta' sw.log &&
+		 grep -q 'Found installer for stream new.zckh rawfile' sw.log"
+}
+
+run_swupdate
 check "the written image is identical to the new image" cmp out.img new.img
 
 # What SWUpdate says it reused from the old image and had to download, against zckup's plan.
@@ -102,4 +107,19 @@ assert "bytes served ($bytes206) are a small part of the .zck ($zck_size)" \
 assert "bytes served ($bytes206) cover what SWUpdate planned to download (${planned:-?})" \
 	"[ -n '$planned' ] && [ $bytes206 -ge '$planned' ]"
 echo "# .zck $zck_size bytes, served $bytes206 bytes in $n206 range requests"
+
+# The same update made with --profile fine: each chunk is a piece table in a zstd skippable
+# frame followed by one zstd frame per 4 KiB piece. SWUpdate's handler (libzck) must take it
+# as an ordinary .zck: same chunks reused, the missing ones decoded and written.
+check "zckup make --profile fine writes the .zck and its detached header" \
+	"$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 --profile fine -q
+cp new.zck "$TEST_TMP/www/"
+check "a signed .swu with the fine header is built" \
+	"$ZCKUP_SRC/tests/tools/make_swu.sh" "$TEST_TMP" "http://127.0.0.1:$port/new.zck" \
+	"$TEST_TMP/old.img" "$TEST_TMP/out.img"
+run_swupdate
+check "the fine update's written image is identical to the new image" cmp out.img new.img
+fine_reused=$(awk '/Total bytes to be reused/ {print $NF; exit}' sw.log)
+assert "SWUpdate reused as much of the old image with the fine .zck (${fine_reused:-?} vs $reused)" \
+	"[ -n '$fine_reused' ] && [ '$fine_reused' = '$reused' ]"
 finish
