@@ -5,7 +5,7 @@
 # element is refused like any malformed header. (SWUpdate: swupdate.sh.)
 . "$(dirname "$0")/lib.sh"
 cd "$TEST_TMP" || exit 1
-$GEN image 11 6000000 old.img
+$GEN image 11 20000000 old.img
 $GEN edit scatter 12 old.img new.img
 
 check "make --profile compat" "$ZCKUP" make new.img -o compat.zck --level 5 -q
@@ -81,7 +81,8 @@ read -r last_off last_len _ < <(tail -1 missing.txt)
 read -r _ _ first_file < <(head -1 missing.txt)
 
 # A stale source: once apply has indexed old.img (and before it rebuilds the last missing
-# chunk), the destination command scribbles over old.img where that chunk's pieces are. The
+# chunk: it is near the end of 20 MB, beyond what apply works ahead of a command that does not
+# read yet), the destination command scribbles over old.img where that chunk's pieces are. The
 # rebuilt chunk does not verify: it is fetched whole, and the image is still right.
 cp old.img stale.img
 scribble="dd if=/dev/zero of=stale.img bs=1 seek=$last_off count=$last_len conv=notrunc 2>/dev/null"
