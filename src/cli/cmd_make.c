@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,6 +19,13 @@ static const char make_usage[] =
 	"  -H, --header-out FILE   also write the detached header (.zckh)\n"
 	"  -l, --level N           zstd level 1..22 (default 19)\n"
 	"  -t, --threads N         compression threads (default: online CPUs)\n"
+	"      --dict MODE         zstd dictionary for every chunk, stored as zchunk's\n"
+	"                          dictionary chunk (devices fetch it once per update):\n"
+	"                          none (default), auto (trained on IMAGE's own chunks;\n"
+	"                          IMAGE must be a file or block device), or a FILE\n"
+	"                          (./auto for a file named auto). SWUpdate's delta\n"
+	"                          handler cannot apply a file with a dictionary.\n"
+	"      --dict-size KIB     size of the auto dictionary, 1..1024 KiB (default 64)\n"
 	"      --json              print the summary as JSON\n"
 	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
@@ -34,8 +42,10 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 		cli_json_str(stdout, out);
 		printf(",\"image_bytes\":%" PRIu64 ",\"zck_bytes\":%" PRIu64
 		       ",\"header_bytes\":%" PRIu64 ",\"chunks\":%zu,\"image_sha256\":\"%s\""
-		       ",\"header_sha256\":\"%s\"}\n",
-		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex);
+		       ",\"header_sha256\":\"%s\",\"dict_bytes\":%" PRIu64
+		       ",\"dict_zck_bytes\":%" PRIu64 "}\n",
+		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex,
+		       s->dict_bytes, s->dict_comp_bytes);
 		return;
 	}
 	printf("wrote %s: %zu chunk%s, image %s, zck %s (%.1f%%), header %" PRIu64 " bytes\n",
@@ -44,6 +54,11 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 	       cli_human(s->zck_bytes, b, sizeof(b)),
 	       s->image_bytes ? 100.0 * (double)s->zck_bytes / (double)s->image_bytes : 0.0,
 	       s->header_bytes);
+	if (s->dict_bytes)
+		printf("dictionary: %" PRIu64 " bytes (%" PRIu64 " in the zck)%s\n", s->dict_bytes,
+		       s->dict_comp_bytes, s->dict_samples ? ", trained on the image" : "");
+	else if (s->dict_skipped)
+		printf("no dictionary: %s\n", s->dict_skipped);
 	printf("image sha256:  %s\nheader sha256: %s\n", hex, hhex);
 }
 
@@ -54,6 +69,8 @@ int cmd_make(int argc, char **argv)
 		{ "header-out", required_argument, NULL, 'H' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "dict", required_argument, NULL, 'D' },
+		{ "dict-size", required_argument, NULL, 'S' },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -83,6 +100,17 @@ int cmd_make(int argc, char **argv)
 				return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
 			mo.threads = (int)v;
 			break;
+		case 'D':
+			if (!*optarg)
+				return cli_usage_error("--dict wants auto, none or a FILE");
+			mo.dict = optarg;
+			break;
+		case 'S':
+			if (!cli_parse_int(optarg, 1, 1024, &v))
+				return cli_usage_error("--dict-size wants 1..1024 (KiB), not '%s'",
+						       optarg);
+			mo.dict_size = (size_t)v << 10;
+			break;
 		case 'h':
 			fputs(make_usage, stdout);
 			return EXIT_OK;
@@ -96,6 +124,8 @@ int cmd_make(int argc, char **argv)
 		return cli_usage_error("make wants exactly one IMAGE");
 	if (!mo.output)
 		return cli_usage_error("make needs -o NEW.zck");
+	if (mo.dict_size && (!mo.dict || strcmp(mo.dict, "auto") != 0))
+		return cli_usage_error("--dict-size goes with --dict auto");
 	mo.image = argv[optind];
 	cli_common_defaults(&com);
 	ctx = zckup_ctx_new();

@@ -64,6 +64,7 @@ struct mk_pipe {
 	size_t n_slots;
 	size_t ccap;
 	int level;
+	const ZSTD_CDict *cdict; /* NULL: no dictionary */
 	uint64_t filled;  /* sequence number of the next slot the main thread submits */
 	uint64_t taken;   /* ... a worker takes */
 	uint64_t written; /* ... the main thread writes */
@@ -100,6 +101,7 @@ struct mk_run {
 	struct zu_limits lim; /* the limits apply enforces: make writes nothing it would refuse */
 	uint64_t header_est;  /* header bytes so far, an upper bound (MK_HEADER_FIXED + entries) */
 	uint64_t image_len_done; /* image bytes in the chunk table (for messages) */
+	struct zu_dict dict;     /* its frame starts the body */
 };
 
 /* ---- workers ------------------------------------------------------------- */
@@ -169,6 +171,8 @@ static int mk_worker_init(struct mk_worker *w, struct mk_pipe *pp, struct zu_err
 		z = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
 	if (!ZSTD_isError(z))
 		z = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
+	if (!ZSTD_isError(z) && pp->cdict)
+		z = ZSTD_CCtx_refCDict(w->cctx, pp->cdict);
 	if (ZSTD_isError(z))
 		return zu_err_set(err, -EINVAL, "zstd level %d: %s", pp->level,
 				  ZSTD_getErrorName(z));
@@ -253,6 +257,7 @@ static int mk_workers_start(struct mk_run *m, int threads, int level, struct zu_
 	m->pipe_ready = true;
 	if (r < 0)
 		return r;
+	m->pipe.cdict = m->dict.cdict;
 	m->workers = calloc(n, sizeof(*m->workers));
 	if (!m->workers)
 		return zu_err_set(err, -ENOMEM, "cannot allocate %zu workers", n);
@@ -659,6 +664,7 @@ static int mk_build_headers(const struct mk_run *m, const uint8_t *image_digest,
 		.n_chunks = m->n_chunks,
 		.image_digest = image_digest,
 		.detached = false,
+		.dict = m->dict.frame ? &m->dict.entry : NULL,
 	};
 	int r;
 
@@ -744,6 +750,10 @@ static int mk_make_body(struct mk_run *m, const struct zu_make_params *p, int fd
 	r = zu_sha256_init(&m->image_sha, err);
 	if (r == 0)
 		r = mk_open_body(p->output, &m->body_fd, err);
+	if (r == 0 && m->dict.frame) {
+		r = zu_io_write_full(m->body_fd, m->dict.frame, m->dict.frame_len, err);
+		m->body_len = m->dict.frame_len;
+	}
 	if (r == 0)
 		r = mk_workers_start(m, p->threads, p->level, err);
 	if (r == 0)
@@ -781,6 +791,11 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	if (r < 0)
 		goto out;
 	r = mk_check_size(&m, p, fd, err);
+	if (r == 0) {
+		const struct zu_dict_source ds = { p->image, fd, p->level, p->threads, &m.lim };
+
+		r = zu_make_dict_prepare(&p->dict, &ds, &m.dict, err);
+	}
 	if (r == 0)
 		r = mk_make_body(&m, p, fd, image_digest, err);
 	if (r == 0) {
@@ -803,6 +818,10 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	out->n_chunks = m.n_chunks;
 	memcpy(out->image_digest, image_digest, ZU_DIGEST_LEN);
 	memcpy(out->header_digest, header_digest, ZU_DIGEST_LEN);
+	out->dict_len = m.dict.len;
+	out->dict_comp_len = m.dict.frame_len;
+	out->dict_samples = m.dict.n_samples;
+	out->dict_skipped = m.dict.skipped;
 out:
 	mk_workers_stop(&m, true);
 	if (m.pipe_ready)
@@ -814,6 +833,7 @@ out:
 		close(fd);
 	free(m.chunks);
 	free(m.digests);
+	zu_make_dict_fini(&m.dict);
 	free(h.full);
 	free(h.detached);
 	return r;
