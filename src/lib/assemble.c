@@ -170,7 +170,8 @@ static int setup_dict(struct asm_state *s, struct zu_err *err)
 out:
 	zu_decomp_free(plain);
 	if (r < 0)
-		zu_err_prefix(err, "dict");
+		zu_err_prefix(err, "dictionary chunk (index entry 0, %" PRIu64 " bytes at offset %"
+			      PRIu64 ")", d->comp_len, d->file_offset);
 	return r;
 }
 
