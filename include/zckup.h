@@ -324,6 +324,8 @@ struct zckup_make_stats {
 	uint64_t dict_bytes;      /* 0: no dictionary */
 	uint64_t dict_comp_bytes; /* what a device fetches for it (once) */
 	size_t dict_samples;      /* "auto": chunks it was trained on */
+	/* "auto": what the dictionary saves the whole .zck, estimated on samples (0: none). */
+	uint64_t dict_saved_estimate;
 	/* "auto" that wrote no dictionary: why (static text, never freed); else NULL. */
 	const char *dict_skipped;
 };

@@ -57,6 +57,9 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 	if (s->dict_bytes)
 		printf("dictionary: %" PRIu64 " bytes (%" PRIu64 " in the zck)%s\n", s->dict_bytes,
 		       s->dict_comp_bytes, s->dict_samples ? ", trained on the image" : "");
+	if (s->dict_samples && s->dict_saved_estimate)
+		printf("dictionary saves the whole zck about %s (estimated on %zu chunks)\n",
+		       cli_human(s->dict_saved_estimate, a, sizeof(a)), s->dict_samples);
 	else if (s->dict_skipped)
 		printf("no dictionary: %s\n", s->dict_skipped);
 	printf("image sha256:  %s\nheader sha256: %s\n", hex, hhex);

@@ -299,6 +299,7 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 		out->dict_bytes = res.dict_len;
 		out->dict_comp_bytes = res.dict_comp_len;
 		out->dict_samples = res.dict_samples;
+		out->dict_saved_estimate = res.dict_saved;
 		out->dict_skipped = res.dict_skipped;
 	}
 	return 0;

@@ -821,6 +821,7 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	out->dict_len = m.dict.len;
 	out->dict_comp_len = m.dict.frame_len;
 	out->dict_samples = m.dict.n_samples;
+	out->dict_saved = m.dict.saved_estimate;
 	out->dict_skipped = m.dict.skipped;
 out:
 	mk_workers_stop(&m, true);

@@ -42,6 +42,7 @@ struct zu_make_result {
 	size_t dict_len;          /* 0: no dictionary */
 	size_t dict_comp_len;
 	size_t dict_samples;      /* auto: chunks trained on */
+	uint64_t dict_saved;      /* auto: bytes it saves the whole image, estimated */
 	const char *dict_skipped; /* auto without a dictionary: why (static text); else NULL */
 };
 

@@ -28,6 +28,8 @@
 /* Fewer samples than this, or fewer sample bytes than 4 dictionaries, train nothing useful. */
 #define MD_MIN_SAMPLES 16u
 #define MD_MIN_SAMPLE_RATIO 4u
+/* Sample bytes compressed with and without the dictionary to tell whether it pays. */
+#define MD_EVAL_BYTES (4u << 20)
 
 /* Samples gathered so far: one buffer, up to cap bytes, and the size of each. */
 struct md_samples {
@@ -39,6 +41,7 @@ struct md_samples {
 	size_t n_cap;
 	uint64_t image_len;   /* the image's size, for spreading the samples */
 	uint64_t scanned;     /* image bytes already cut into chunks */
+	uint64_t varied;      /* bytes of chunks that are not one repeated byte */
 	uint8_t *chunk;       /* the chunk being cut (ZU_CHUNKER_MAX bytes) */
 	size_t chunk_len;
 };
@@ -71,8 +74,10 @@ static int md_take_chunk(struct md_samples *s, struct zu_err *err)
 	long double due = (long double)s->cap * (long double)end / (long double)s->image_len;
 
 	s->scanned = end;
-	if (md_one_byte(s->chunk, s->chunk_len) || (long double)s->len >= due ||
-	    s->chunk_len > s->cap - s->len)
+	if (md_one_byte(s->chunk, s->chunk_len))
+		goto out;
+	s->varied += s->chunk_len;
+	if ((long double)s->len >= due || s->chunk_len > s->cap - s->len)
 		goto out;
 	if (s->n == s->n_cap) {
 		size_t cap = s->n_cap ? 2 * s->n_cap : 1024;
@@ -175,91 +180,6 @@ static int md_train(const struct zu_dict_source *src, const struct md_samples *s
 	return 0;
 }
 
-static int md_auto(const struct zu_dict_params *p, const struct zu_dict_source *src,
-		   struct zu_dict *d, struct zu_err *err)
-{
-	struct md_samples s = { 0 };
-	size_t size = p->size ? p->size : ZU_DICT_DEFAULT_SIZE;
-	struct stat st;
-	int r;
-
-	if (size < ZU_DICT_MIN_SIZE || size > ZU_DICT_MAX_SIZE)
-		return zu_err_set(err, -EINVAL, "dictionary size %zu is not in %u..%u", size,
-				  ZU_DICT_MIN_SIZE, ZU_DICT_MAX_SIZE);
-	if (fstat(src->fd, &st) < 0)
-		return zu_err_sys(err, errno, "%s", src->path);
-	if ((!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) ||
-	    zu_io_size(src->fd, &s.image_len, err) < 0)
-		return zu_err_set(err, -EINVAL, "%s: --dict auto reads the image twice, which needs "
-				  "a regular file or a block device", src->path);
-	s.cap = p->max_samples ? p->max_samples : ZU_DICT_DEFAULT_SAMPLES;
-	if (s.image_len < s.cap)
-		s.cap = (size_t)s.image_len;
-	if (s.image_len == 0) {
-		d->skipped = "the image is empty";
-		return 0;
-	}
-	s.buf = malloc(s.cap ? s.cap : 1);
-	s.chunk = malloc(ZU_CHUNKER_MAX);
-	if (!s.buf || !s.chunk) {
-		r = zu_err_set(err, -ENOMEM, "cannot allocate %zu bytes of training samples", s.cap);
-		goto out;
-	}
-	r = md_gather(src, &s, err);
-	if (r < 0)
-		goto out;
-	d->n_samples = s.n;
-	d->sample_bytes = s.len;
-	if (s.n < MD_MIN_SAMPLES || s.len < MD_MIN_SAMPLE_RATIO * (uint64_t)size) {
-		d->skipped = "too little varied data in the image to train on";
-		goto out;
-	}
-	r = md_train(src, &s, size, d, err);
-out:
-	free(s.buf);
-	free(s.sizes);
-	free(s.chunk);
-	return r;
-}
-
-static int md_read_file(const char *path, const struct zu_limits *lim, struct zu_dict *d,
-			struct zu_err *err)
-{
-	uint64_t size = 0;
-	int fd = -1, r;
-
-	r = zu_io_open_ro(path, &fd, err);
-	if (r < 0)
-		return zu_err_prefix(err, "dictionary");
-	r = zu_io_size(fd, &size, err);
-	if (r < 0) {
-		zu_err_prefix(err, "dictionary %s", path);
-		goto out;
-	}
-	if (size == 0) {
-		r = zu_err_set(err, -EBADMSG, "dictionary %s is empty", path);
-		goto out;
-	}
-	if (size > lim->max_chunk) {
-		r = zu_err_set(err, -EOVERFLOW, "dictionary %s has %" PRIu64 " bytes, over the "
-			       "limit of %zu that zckup apply enforces on a chunk", path, size,
-			       lim->max_chunk);
-		goto out;
-	}
-	d->buf = malloc((size_t)size);
-	if (!d->buf) {
-		r = zu_err_set(err, -ENOMEM, "cannot allocate %" PRIu64 " bytes", size);
-		goto out;
-	}
-	d->len = (size_t)size;
-	r = zu_io_pread_full(fd, d->buf, d->len, 0, err);
-	if (r < 0)
-		zu_err_prefix(err, "dictionary %s", path);
-out:
-	close(fd);
-	return r;
-}
-
 /* The dictionary's frame (no dictionary, content size, no checksum: like every chunk), digests, CDict. */
 static int md_finish(const struct zu_dict_source *src, struct zu_dict *d, struct zu_err *err)
 {
@@ -310,6 +230,172 @@ out:
 	return r;
 }
 
+/* Forgets the dictionary itself, keeps what was measured (auto without a dictionary). */
+static void md_drop(struct zu_dict *d)
+{
+	ZSTD_freeCDict(d->cdict);
+	free(d->buf);
+	free(d->frame);
+	d->cdict = NULL;
+	d->buf = NULL;
+	d->frame = NULL;
+	d->len = 0;
+	d->frame_len = 0;
+}
+
+static int md_csize(ZSTD_CCtx *cc, void *dst, size_t cap, const uint8_t *src, size_t n,
+		    size_t *sum, struct zu_err *err)
+{
+	size_t z = ZSTD_compress2(cc, dst, cap, src, n);
+
+	if (ZSTD_isError(z))
+		return zu_err_set(err, -EIO, "zstd compression of a %zu-byte sample failed: %s", n,
+				  ZSTD_getErrorName(z));
+	*sum += z;
+	return 0;
+}
+
+/*
+ * Compresses up to MD_EVAL_BYTES of samples (spread over them) with and without
+ * the dictionary and scales the difference to the image's varied bytes. A
+ * dictionary that saves less than its own compressed size over the whole image
+ * can save no update anything (an update fetches a part of the image, plus the
+ * dictionary once): then it is dropped.
+ */
+static int md_evaluate(const struct zu_dict_source *src, const struct md_samples *s,
+		       struct zu_dict *d, struct zu_err *err)
+{
+	ZSTD_CCtx *plain = ZSTD_createCCtx(), *with = ZSTD_createCCtx();
+	size_t cap = ZSTD_compressBound(ZU_CHUNKER_MAX), step, off = 0, a = 0, b = 0, n = 0;
+	uint8_t *dst = malloc(cap);
+	long double saved;
+	int r = 0;
+
+	if (!plain || !with || !dst) {
+		r = zu_err_set(err, -ENOMEM, "cannot allocate zstd contexts");
+		goto out;
+	}
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(plain, ZSTD_c_compressionLevel, src->level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(with, ZSTD_c_compressionLevel, src->level)) ||
+	    ZSTD_isError(ZSTD_CCtx_refCDict(with, d->cdict))) {
+		r = zu_err_set(err, -EIO, "cannot set up zstd contexts");
+		goto out;
+	}
+	step = s->len / MD_EVAL_BYTES + 1;
+	for (size_t i = 0; r == 0 && i < s->n; i++) {
+		if (i % step == 0) {
+			r = md_csize(plain, dst, cap, s->buf + off, s->sizes[i], &a, err);
+			if (r == 0)
+				r = md_csize(with, dst, cap, s->buf + off, s->sizes[i], &b, err);
+			n += s->sizes[i];
+		}
+		off += s->sizes[i];
+	}
+	if (r < 0 || n == 0)
+		goto out;
+	saved = ((long double)a - (long double)b) * (long double)s->varied / (long double)n;
+	d->saved_estimate = saved > 0 ? (uint64_t)saved : 0;
+	if (saved <= (long double)d->frame_len)
+		d->skipped = "a trained dictionary would save the image less than its own size";
+out:
+	free(dst);
+	ZSTD_freeCCtx(plain);
+	ZSTD_freeCCtx(with);
+	return r;
+}
+
+static int md_auto(const struct zu_dict_params *p, const struct zu_dict_source *src,
+		   struct zu_dict *d, struct zu_err *err)
+{
+	struct md_samples s = { 0 };
+	size_t size = p->size ? p->size : ZU_DICT_DEFAULT_SIZE;
+	struct stat st;
+	int r;
+
+	if (size < ZU_DICT_MIN_SIZE || size > ZU_DICT_MAX_SIZE)
+		return zu_err_set(err, -EINVAL, "dictionary size %zu is not in %u..%u", size,
+				  ZU_DICT_MIN_SIZE, ZU_DICT_MAX_SIZE);
+	if (fstat(src->fd, &st) < 0)
+		return zu_err_sys(err, errno, "%s", src->path);
+	if ((!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) ||
+	    zu_io_size(src->fd, &s.image_len, err) < 0)
+		return zu_err_set(err, -EINVAL, "%s: --dict auto reads the image twice, which needs "
+				  "a regular file or a block device", src->path);
+	s.cap = p->max_samples ? p->max_samples : ZU_DICT_DEFAULT_SAMPLES;
+	if (s.image_len < s.cap)
+		s.cap = (size_t)s.image_len;
+	if (s.image_len == 0) {
+		d->skipped = "the image is empty";
+		return 0;
+	}
+	s.buf = malloc(s.cap ? s.cap : 1);
+	s.chunk = malloc(ZU_CHUNKER_MAX);
+	if (!s.buf || !s.chunk) {
+		r = zu_err_set(err, -ENOMEM, "cannot allocate %zu bytes of training samples", s.cap);
+		goto out;
+	}
+	r = md_gather(src, &s, err);
+	if (r < 0)
+		goto out;
+	d->n_samples = s.n;
+	d->sample_bytes = s.len;
+	if (s.n < MD_MIN_SAMPLES || s.len < MD_MIN_SAMPLE_RATIO * (uint64_t)size) {
+		d->skipped = "too little varied data in the image to train on";
+		goto out;
+	}
+	r = md_train(src, &s, size, d, err);
+	if (r == 0)
+		r = md_finish(src, d, err);
+	if (r == 0)
+		r = md_evaluate(src, &s, d, err);
+	if (r == 0 && d->skipped)
+		md_drop(d);
+out:
+	free(s.buf);
+	free(s.sizes);
+	free(s.chunk);
+	return r;
+}
+
+static int md_read_file(const char *path, const struct zu_limits *lim, struct zu_dict *d,
+			struct zu_err *err)
+{
+	uint64_t size = 0;
+	int fd = -1, r;
+
+	r = zu_io_open_ro(path, &fd, err);
+	if (r < 0)
+		return zu_err_prefix(err, "dictionary");
+	r = zu_io_size(fd, &size, err);
+	if (r < 0) {
+		zu_err_prefix(err, "dictionary %s", path);
+		goto out;
+	}
+	if (size == 0) {
+		r = zu_err_set(err, -EBADMSG, "dictionary %s is empty", path);
+		goto out;
+	}
+	if (size > lim->max_chunk) {
+		r = zu_err_set(err, -EOVERFLOW, "dictionary %s has %" PRIu64 " bytes, over the "
+			       "limit of %zu that zckup apply enforces on a chunk", path, size,
+			       lim->max_chunk);
+		goto out;
+	}
+	d->buf = malloc((size_t)size);
+	if (!d->buf) {
+		r = zu_err_set(err, -ENOMEM, "cannot allocate %" PRIu64 " bytes", size);
+		goto out;
+	}
+	d->len = (size_t)size;
+	r = zu_io_pread_full(fd, d->buf, d->len, 0, err);
+	if (r < 0)
+		zu_err_prefix(err, "dictionary %s", path);
+out:
+	close(fd);
+	return r;
+}
+
+
 int zu_make_dict_prepare(const struct zu_dict_params *p, const struct zu_dict_source *src,
 			 struct zu_dict *d, struct zu_err *err)
 {
@@ -332,7 +418,7 @@ int zu_make_dict_prepare(const struct zu_dict_params *p, const struct zu_dict_so
 	default:
 		return zu_err_set(err, -EINVAL, "unknown dictionary mode %d", (int)p->mode);
 	}
-	if (r == 0 && d->buf)
+	if (r == 0 && p->mode == ZU_DICT_FILE)
 		r = md_finish(src, d, err);
 	if (r < 0)
 		zu_make_dict_fini(d);

@@ -49,6 +49,7 @@ struct zu_dict {
 	struct ZSTD_CDict_s *cdict;      /* for every chunk; shared read-only by the workers */
 	size_t n_samples;                /* auto: chunks trained on */
 	uint64_t sample_bytes;
+	uint64_t saved_estimate;         /* auto: bytes it saves the whole image (measured) */
 	const char *skipped;             /* auto without a dictionary: why (static text) */
 };
 
@@ -67,8 +68,10 @@ struct zu_dict_source {
  * Prepares the dictionary p asks for into *d (mode NONE leaves it empty). AUTO
  * reads the whole image once more (pread), cuts it like make does and trains on
  * up to max_samples bytes of whole chunks spread evenly over it, skipping
- * chunks of one repeated byte; when there is too little to train on, *d stays
- * empty and d->skipped says why (not an error). -EINVAL for a bad parameter or
+ * chunks of one repeated byte, then measures the dictionary on (part of) the
+ * samples; when there is too little to train on, or the dictionary would save
+ * the whole image less than its own compressed size, *d holds no dictionary
+ * and d->skipped says why (not an error). -EINVAL for a bad parameter or
  * an image that cannot be read twice; -EBADMSG when a FILE dictionary is empty
  * or zstd refuses it; -EOVERFLOW when it is over lim->max_chunk; -EIO, -ENOMEM.
  * On success free *d with zu_make_dict_fini(); on failure it is left empty.

@@ -7,8 +7,9 @@
 cd "$TEST_TMP" || exit 1
 MANGLE="python3 $ZCKUP_SRC/tests/tools/zu_dictmangle.py"
 
-$GEN image 11 6000000 old.img
+$GEN records 11 6000000 old.img
 $GEN edit scatter 12 old.img new.img
+$GEN image 11 6000000 mixed.img
 
 # --- auto -----------------------------------------------------------------------------------
 check "make --dict auto" "$ZCKUP" make new.img -o auto.zck -H auto.zckh --level 3 --dict auto \
@@ -19,6 +20,8 @@ assert "make --dict auto reports a trained dictionary (${dict_zck} bytes stored)
 	"[ '$(json_field auto.json dict_bytes)' -gt 1000 ] && [ '$dict_zck' -gt 0 ]"
 check "make --dict none (the default) for comparison" \
 	"$ZCKUP" make new.img -o none.zck -H none.zckh --level 3 --dict none -q
+assert "the dictionary makes the .zck smaller ($(stat -c %s auto.zck) < $(stat -c %s none.zck))" \
+	"[ $(stat -c %s auto.zck) -lt $(stat -c %s none.zck) ]"
 assert "zckup inspect sees the dictionary" "'$ZCKUP' inspect auto.zckh | grep -q 'with dictionary'"
 assert "make --dict none writes no dictionary" \
 	"! '$ZCKUP' inspect none.zckh | grep -q 'with dictionary'"
@@ -115,5 +118,9 @@ assert "no output after refused options" "[ ! -e x.zck ]"
 head -c 100000 new.img >tiny.img
 check "--dict auto on a tiny image writes no dictionary and says why" \
 	"$ZCKUP" make tiny.img -o tiny.zck --dict auto
-assert "... (the summary says so)" "grep -q 'no dictionary' '$TEST_TMP/out'"
+assert "... (the summary says so)" "grep -q 'no dictionary: too little' '$TEST_TMP/out'"
+check "--dict auto where a dictionary would not pay for itself (random and text runs)" \
+	"$ZCKUP" make mixed.img -o mixed.zck --level 3 --dict auto
+assert "... writes none and says so" "grep -q 'no dictionary: .* less than its own size' \
+	'$TEST_TMP/out' && ! '$ZCKUP' inspect mixed.zck | grep -q 'with dictionary'"
 finish

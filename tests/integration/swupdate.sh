@@ -113,21 +113,24 @@ echo "# .zck $zck_size bytes, served $bytes206 bytes in $n206 range requests"
 # SWUpdate's delta handler is tried on it. The handler decompresses each fetched chunk with a
 # plain zstd decoder that never loads zchunk's dictionary chunk, so it cannot write such an
 # image: README.md ("SWUpdate") documents that, and this checks it still holds.
+# Text records, which a dictionary helps (on the mixed image above, auto would store none).
 mkdir -p dict
+$GEN records 7 6000000 rold.img
+$GEN edit scatter 8 rold.img rnew.img
 check "zckup make --dict auto trains a dictionary and stores it" \
-	"$ZCKUP" make new.img -o dict/new-dict.zck -H dict/new.zckh --level 3 --dict auto -q
+	"$ZCKUP" make rnew.img -o dict/new-dict.zck -H dict/new.zckh --level 3 --dict auto -q
 assert "the .zck has a dictionary" "'$ZCKUP' inspect dict/new.zckh | grep -q 'with dictionary'"
 cp dict/new-dict.zck "$TEST_TMP/www/"
 check "zckup applies the dictionary .zck over HTTP byte for byte" \
 	"$ZCKUP" apply -q --header dict/new.zckh --url "http://127.0.0.1:$port/new-dict.zck" \
-	--source old.img -o dict/out.img
-check "the image zckup wrote is the new image" cmp dict/out.img new.img
+	--source rold.img -o dict/out.img
+check "the image zckup wrote is the new image" cmp dict/out.img rnew.img
 check "a signed .swu with the dictionary header is built" \
 	"$ZCKUP_SRC/tests/tools/make_swu.sh" "$TEST_TMP/dict" \
-	"http://127.0.0.1:$port/new-dict.zck" "$TEST_TMP/old.img" "$TEST_TMP/out.img"
+	"http://127.0.0.1:$port/new-dict.zck" "$TEST_TMP/rold.img" "$TEST_TMP/out.img"
 run_swupdate "$TEST_TMP/dict"
 cp sw.log sw-dict.log
-if [ "$rc" != 0 ] && ! cmp -s out.img new.img &&
+if [ "$rc" != 0 ] && ! cmp -s out.img rnew.img &&
 	grep -q 'ZSTD_decompressStream failed: Dictionary mismatch' sw-dict.log; then
 	ok "SWUpdate's delta handler fails on a .zck with a dictionary: exit $rc, 'Dictionary mismatch'"
 else
