@@ -752,6 +752,8 @@ static int mk_make_body(struct mk_run *m, const struct zu_make_params *p, int fd
 		r = mk_open_body(p->output, &m->body_fd, err);
 	if (r == 0 && m->dict.frame) {
 		r = zu_io_write_full(m->body_fd, m->dict.frame, m->dict.frame_len, err);
+		if (r < 0)
+			zu_err_prefix(err, "temporary body file");
 		m->body_len = m->dict.frame_len;
 	}
 	if (r == 0)

@@ -163,7 +163,8 @@ static int md_train(const struct zu_dict_source *src, const struct md_samples *s
 	fp.steps = 4;
 	fp.accel = 1;
 	fp.splitPoint = 0.75;
-	fp.nbThreads = (unsigned)src->threads;
+	/* One task per step of k: more threads than steps would idle. */
+	fp.nbThreads = src->threads < (int)fp.steps ? (unsigned)src->threads : fp.steps;
 	fp.zParams.compressionLevel = src->level;
 	d->buf = malloc(size);
 	if (!d->buf)
