@@ -32,7 +32,7 @@ _zckup()
 	case $prev in
 	--level | -l | --threads | -t | --source-size | -S | --target-offset | --max-ranges | \
 		--connections | --retries | --timeout | --header-sha256 | --source-index-sha256 | \
-		--http-header | --user | --dict-size | \
+		--http-header | --user | --dict-size | --dict-samples | \
 		--exec | -e)
 		return ;;
 	--progress)

@@ -311,6 +311,8 @@ struct zckup_make_opts {
 	 */
 	const char *dict;
 	size_t dict_size;        /* "auto": dictionary bytes, 1 KiB..1 MiB; 0 = default (64 KiB) */
+	/* "auto": sample bytes trained on at most (about the training's memory); 0 = 64 MiB. */
+	size_t dict_samples;
 };
 #define ZCKUP_MAKE_DEFAULT_LEVEL 19
 

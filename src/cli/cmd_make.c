@@ -26,6 +26,8 @@ static const char make_usage[] =
 	"                          (./auto for a file named auto). SWUpdate's delta\n"
 	"                          handler cannot apply a file with a dictionary.\n"
 	"      --dict-size KIB     size of the auto dictionary, 1..1024 KiB (default 64)\n"
+	"      --dict-samples MIB  train auto on at most this much of IMAGE, 1..1024 MiB\n"
+	"                          (default 64; about the training's memory)\n"
 	"      --json              print the summary as JSON\n"
 	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
@@ -74,6 +76,7 @@ int cmd_make(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "dict", required_argument, NULL, 'D' },
 		{ "dict-size", required_argument, NULL, 'S' },
+		{ "dict-samples", required_argument, NULL, 'M' },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -114,6 +117,12 @@ int cmd_make(int argc, char **argv)
 						       optarg);
 			mo.dict_size = (size_t)v << 10;
 			break;
+		case 'M':
+			if (!cli_parse_int(optarg, 1, 1024, &v))
+				return cli_usage_error("--dict-samples wants 1..1024 (MiB), not '%s'",
+						       optarg);
+			mo.dict_samples = (size_t)v << 20;
+			break;
 		case 'h':
 			fputs(make_usage, stdout);
 			return EXIT_OK;
@@ -127,8 +136,8 @@ int cmd_make(int argc, char **argv)
 		return cli_usage_error("make wants exactly one IMAGE");
 	if (!mo.output)
 		return cli_usage_error("make needs -o NEW.zck");
-	if (mo.dict_size && (!mo.dict || strcmp(mo.dict, "auto") != 0))
-		return cli_usage_error("--dict-size goes with --dict auto");
+	if ((mo.dict_size || mo.dict_samples) && (!mo.dict || strcmp(mo.dict, "auto") != 0))
+		return cli_usage_error("--dict-size and --dict-samples go with --dict auto");
 	mo.image = argv[optind];
 	cli_common_defaults(&com);
 	ctx = zckup_ctx_new();

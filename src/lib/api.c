@@ -286,6 +286,7 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 	p.lim = &ctx->lim;
 	zu_make_dict_parse(o->dict, &p.dict);
 	p.dict.size = o->dict_size;
+	p.dict.max_samples = o->dict_samples;
 	r = zu_make_run(&p, &res, &ctx->err);
 	if (r < 0)
 		return zu_api_fail(ctx, r);

@@ -323,6 +323,9 @@ static int md_auto(const struct zu_dict_params *p, const struct zu_dict_source *
 		return zu_err_set(err, -EINVAL, "%s: --dict auto reads the image twice, which needs "
 				  "a regular file or a block device", src->path);
 	s.cap = p->max_samples ? p->max_samples : ZU_DICT_DEFAULT_SAMPLES;
+	if (s.cap < ZU_CHUNKER_MAX || s.cap > ZU_DICT_MAX_SAMPLES)
+		return zu_err_set(err, -EINVAL, "sample cap of %zu bytes is not in %u..%u", s.cap,
+				  ZU_CHUNKER_MAX, ZU_DICT_MAX_SAMPLES);
 	if (s.image_len < s.cap)
 		s.cap = (size_t)s.image_len;
 	if (s.image_len == 0) {
@@ -403,8 +406,9 @@ int zu_make_dict_prepare(const struct zu_dict_params *p, const struct zu_dict_so
 	int r = 0;
 
 	*d = (struct zu_dict)ZU_DICT_INIT;
-	if (p->size && p->mode != ZU_DICT_AUTO)
-		return zu_err_set(err, -EINVAL, "a dictionary size is only for --dict auto");
+	if ((p->size || p->max_samples) && p->mode != ZU_DICT_AUTO)
+		return zu_err_set(err, -EINVAL,
+				  "a dictionary or sample size is only for --dict auto");
 	switch (p->mode) {
 	case ZU_DICT_NONE:
 		return 0;

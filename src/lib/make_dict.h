@@ -26,6 +26,7 @@ enum zu_dict_mode {
 #define ZU_DICT_DEFAULT_SIZE (64u << 10)
 /* Training samples at most (whole chunks spread over the image); also the training's memory. */
 #define ZU_DICT_DEFAULT_SAMPLES (64u << 20)
+#define ZU_DICT_MAX_SAMPLES (1u << 30)
 #define ZU_DICT_MIN_SIZE 1024u
 #define ZU_DICT_MAX_SIZE (1u << 20)
 

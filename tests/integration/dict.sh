@@ -65,6 +65,16 @@ else
 	skip "apply over HTTP" "nginx not available"
 fi
 
+check "make --dict auto --dict-size 16 --dict-samples 1 (a small dictionary from 1 MiB)" \
+	"$ZCKUP" make new.img -o small.zck --level 3 --dict auto --dict-size 16 --dict-samples 1 \
+	--json --progress none
+cp "$TEST_TMP/out" small.json
+assert "... is at most 16 KiB, trained on at most 1 MiB of chunks" \
+	"[ '$(json_field small.json dict_bytes)' -le 16384 ] && [ '$(json_field small.json dict_bytes)' -gt 0 ]"
+check "... and applies byte-identical" "$ZCKUP" apply -q --url small.zck --source old.img \
+	-o small.img
+check "... same image" cmp small.img new.img
+
 # --- FILE -----------------------------------------------------------------------------------
 head -c 200000 new.img >sample.bin
 for f in 1 2 3 4 5 6 7 8 9 10; do tail -c +$((f * 300000)) new.img | head -c 50000 >s$f.bin; done
@@ -110,6 +120,10 @@ expect_err_contains "nope" "... names the file"
 : >empty.dict
 expect_exit 3 "--dict FILE that is empty" "$ZCKUP" make new.img -o x.zck --dict empty.dict
 expect_exit 2 "--dict-size without --dict auto" "$ZCKUP" make new.img -o x.zck --dict-size 64
+expect_exit 2 "--dict-samples without --dict auto" "$ZCKUP" make new.img -o x.zck \
+	--dict none --dict-samples 8
+expect_exit 2 "--dict-samples out of range" "$ZCKUP" make new.img -o x.zck --dict auto \
+	--dict-samples 0
 expect_exit 2 "--dict-size out of range" "$ZCKUP" make new.img -o x.zck --dict auto \
 	--dict-size 4096
 expect_exit 2 "--dict auto on a pipe (the image is read twice)" \
