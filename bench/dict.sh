@@ -5,7 +5,8 @@
 # dictionary and with trained dictionaries of several sizes, and prints per variant the .zck
 # size, the header, the dictionary as stored, and the bytes a device fetches to update from
 # old.img (header + `zckup plan --json` fetch_bytes, which counts the dictionary once).
-# Usage: bench/dict.sh [DIR [MIB [LEVEL [SIZES...]]]]  (defaults: a temp dir, 192, 19, 32 64 112 256)
+# Usage: bench/dict.sh [DIR [MIB [LEVEL [VARIANT...]]]]  (defaults: a temp dir, 192, 19,
+# 32 64 112 256); a VARIANT is the dictionary's KiB, or KIB:MIB with a sample cap in MiB.
 set -euo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,23 +23,27 @@ ZCKUP=${ZCKUP:-$(bench_build_zckup "$top" "$top/build-bench" "$W/build.log")}
 [[ -f $W/old.img && -f $W/new.img ]] || bench_image_pair "$W" "$MIB"
 
 row() { # name, make options...
-	local name=$1 t0 hdr zck fetch dict
+	local name=$1 t0 hdr zck fetch dict secs
 	shift
 	t0=$SECONDS
 	"$ZCKUP" make --json --progress none "$W/new.img" -o "$W/$name.zck" -H "$W/$name.zckh" \
 		--level "$LEVEL" "$@" >"$W/$name.make.json"
+	secs=$((SECONDS - t0))
 	"$ZCKUP" plan -q --json --source "$W/old.img" "$W/$name.zckh" >"$W/$name.plan.json"
 	hdr=$(fsize "$W/$name.zckh")
 	zck=$(fsize "$W/$name.zck")
 	fetch=$(sed -n 's/.*"fetch_bytes":\([0-9]*\).*/\1/p' "$W/$name.plan.json")
 	dict=$(sed -n 's/.*"dict_zck_bytes":\([0-9]*\).*/\1/p' "$W/$name.make.json")
-	printf '| %s | %d | %d | %s | %d | %d |\n' "$name" "$zck" "$hdr" "${dict:-0}" "$fetch" \
-		$((hdr + fetch))
-	echo "   ($name: $((SECONDS - t0)) s)" >&2
+	printf '| %s | %d | %d | %s | %d | %d | %d |\n' "$name" "$zck" "$hdr" "${dict:-0}" \
+		"$fetch" $((hdr + fetch)) "$secs"
 }
-echo "| variant | .zck bytes | header | dict stored | fetch_bytes (dict incl.) | device reads |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| variant | .zck bytes | header | dict stored | fetch_bytes (dict incl.) | device reads | make s |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 row none
-for s in "${SIZES[@]}"; do
-	row "auto-$s" --dict auto --dict-size "$s"
+for v in "${SIZES[@]}"; do
+	if [[ $v == *:* ]]; then
+		row "auto-${v%%:*}k-${v#*:}M" --dict auto --dict-size "${v%%:*}" --dict-samples "${v#*:}"
+	else
+		row "auto-${v}k" --dict auto --dict-size "$v"
+	fi
 done
