@@ -45,9 +45,15 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 		printf(",\"image_bytes\":%" PRIu64 ",\"zck_bytes\":%" PRIu64
 		       ",\"header_bytes\":%" PRIu64 ",\"chunks\":%zu,\"image_sha256\":\"%s\""
 		       ",\"header_sha256\":\"%s\",\"dict_bytes\":%" PRIu64
-		       ",\"dict_zck_bytes\":%" PRIu64 "}\n",
+		       ",\"dict_zck_bytes\":%" PRIu64 ",\"dict_saved_estimate\":%" PRIu64
+		       ",\"dict_skipped\":",
 		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex,
-		       s->dict_bytes, s->dict_comp_bytes);
+		       s->dict_bytes, s->dict_comp_bytes, s->dict_saved_estimate);
+		if (s->dict_skipped)
+			cli_json_str(stdout, s->dict_skipped);
+		else
+			fputs("null", stdout);
+		fputs("}\n", stdout);
 		return;
 	}
 	printf("wrote %s: %zu chunk%s, image %s, zck %s (%.1f%%), header %" PRIu64 " bytes\n",
@@ -59,11 +65,12 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 	if (s->dict_bytes)
 		printf("dictionary: %" PRIu64 " bytes (%" PRIu64 " in the zck)%s\n", s->dict_bytes,
 		       s->dict_comp_bytes, s->dict_samples ? ", trained on the image" : "");
-	if (s->dict_samples && s->dict_saved_estimate)
-		printf("dictionary saves the whole zck about %s (estimated on %zu chunks)\n",
-		       cli_human(s->dict_saved_estimate, a, sizeof(a)), s->dict_samples);
-	else if (s->dict_skipped)
+	if (s->dict_skipped)
 		printf("no dictionary: %s\n", s->dict_skipped);
+	if (s->dict_samples && s->dict_saved_estimate)
+		printf("dictionary %s the whole zck about %s (estimated on %zu chunks)\n",
+		       s->dict_bytes ? "saves" : "would save",
+		       cli_human(s->dict_saved_estimate, a, sizeof(a)), s->dict_samples);
 	printf("image sha256:  %s\nheader sha256: %s\n", hex, hhex);
 }
 

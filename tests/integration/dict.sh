@@ -134,7 +134,11 @@ check "--dict auto on a tiny image writes no dictionary and says why" \
 	"$ZCKUP" make tiny.img -o tiny.zck --dict auto
 assert "... (the summary says so)" "grep -q 'no dictionary: too little' '$TEST_TMP/out'"
 check "--dict auto where a dictionary would not pay for itself (random and text runs)" \
-	"$ZCKUP" make mixed.img -o mixed.zck --level 3 --dict auto
+	"$ZCKUP" make mixed.img -o mixed.zck --level 3 --dict auto --dict-size 64
 assert "... writes none and says so" "grep -q 'no dictionary: .* less than its own size' \
 	'$TEST_TMP/out' && ! '$ZCKUP' inspect mixed.zck | grep -q 'with dictionary'"
+check "... make --json gives the reason" "$ZCKUP" make mixed.img -o mixed.zck --level 3 \
+	--dict auto --dict-size 64 --json --progress none
+assert "... (dict_bytes 0, dict_skipped set)" "[ '$(json_field "$TEST_TMP/out" dict_bytes)' = 0 ] &&
+	grep -q '\"dict_skipped\":\"a trained' '$TEST_TMP/out'"
 finish
