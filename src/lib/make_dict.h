@@ -68,8 +68,8 @@ struct zu_dict_source {
 /*
  * Prepares the dictionary p asks for into *d (mode NONE leaves it empty). AUTO
  * reads the whole image once more (pread), cuts it like make does and trains on
- * up to max_samples bytes of whole chunks spread evenly over it, skipping
- * chunks of one repeated byte, then measures the dictionary on (part of) the
+ * up to max_samples bytes of whole chunks spread evenly over it (runs of one
+ * byte cut to 16 bytes, chunks left with little skipped), then measures the dictionary on (part of) the
  * samples; when there is too little to train on, or the dictionary would save
  * the whole image less than its own compressed size, *d holds no dictionary
  * and d->skipped says why (not an error). -EINVAL for a bad parameter or
