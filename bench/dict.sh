@@ -6,7 +6,7 @@
 # size, the header, the dictionary as stored, and the bytes a device fetches to update from
 # old.img (header + `zckup plan --json` fetch_bytes, which counts the dictionary once).
 # Usage: bench/dict.sh [DIR [MIB [LEVEL [VARIANT...]]]]  (defaults: a temp dir, 192, 19,
-# 32 64 112 256); a VARIANT is the dictionary's KiB, or KIB:MIB with a sample cap in MiB.
+# 32 64 112 256 112:16); a VARIANT is the dictionary's KiB, or KIB:MIB with a sample cap in MiB.
 set -euo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +17,7 @@ MIB=${2:-192}
 LEVEL=${3:-19}
 shift $(($# > 3 ? 3 : $#))
 SIZES=("$@")
-((${#SIZES[@]})) || SIZES=(32 64 112 256)
+((${#SIZES[@]})) || SIZES=(32 64 112 256 112:16)
 mkdir -p "$W"
 ZCKUP=${ZCKUP:-$(bench_build_zckup "$top" "$top/build-bench" "$W/build.log")}
 [[ -f $W/old.img && -f $W/new.img ]] || bench_image_pair "$W" "$MIB"

@@ -310,7 +310,7 @@ struct zckup_make_opts {
 	 * auto). Devices fetch it once per update that fetches any chunk.
 	 */
 	const char *dict;
-	size_t dict_size;        /* "auto": dictionary bytes, 1 KiB..1 MiB; 0 = default (112 KiB) */
+	size_t dict_size;        /* "auto": dictionary bytes, 1 KiB..1 MiB; 0 = default (256 KiB) */
 	/* "auto": sample bytes trained on at most (about the training's memory); 0 = 64 MiB. */
 	size_t dict_samples;
 };

@@ -25,7 +25,7 @@ static const char make_usage[] =
 	"                          IMAGE must be a file or block device), or a FILE\n"
 	"                          (./auto for a file named auto). SWUpdate's delta\n"
 	"                          handler cannot apply a file with a dictionary.\n"
-	"      --dict-size KIB     size of the auto dictionary, 1..1024 KiB (default 112)\n"
+	"      --dict-size KIB     size of the auto dictionary, 1..1024 KiB (default 256)\n"
 	"      --dict-samples MIB  train auto on at most this much of IMAGE, 1..1024 MiB\n"
 	"                          (default 64; about the training's memory)\n"
 	"      --json              print the summary as JSON\n"

@@ -23,7 +23,7 @@ enum zu_dict_mode {
 };
 
 /* Dictionary bytes of ZU_DICT_AUTO: the fewest bytes read of those measured (README "Dictionaries"). */
-#define ZU_DICT_DEFAULT_SIZE (112u << 10)
+#define ZU_DICT_DEFAULT_SIZE (256u << 10)
 /* Training samples at most (whole chunks spread over the image); also the training's memory. */
 #define ZU_DICT_DEFAULT_SAMPLES (64u << 20)
 #define ZU_DICT_MAX_SAMPLES (1u << 30)
