@@ -32,7 +32,7 @@ _zckup()
 	case $prev in
 	--level | -l | --threads | -t | --source-size | -S | --target-offset | --max-ranges | \
 		--connections | --retries | --timeout | --header-sha256 | --source-index-sha256 | \
-		--http-header | --user | \
+		--http-header | --user | --dict-size | --dict-samples | \
 		--exec | -e)
 		return ;;
 	--progress)
@@ -40,6 +40,11 @@ _zckup()
 		return ;;
 	--profile | -p)
 		mapfile -t COMPREPLY < <(compgen -W 'compat fine' -- "$cur")
+		return ;;
+	--dict)
+		# auto, none, or a dictionary file
+		mapfile -t COMPREPLY < <(compgen -W 'auto none' -- "$cur"; compgen -f -- "$cur")
+		compopt -o filenames 2>/dev/null
 		return ;;
 	--url | -u)
 		[[ $cur == http* ]] && return ;;

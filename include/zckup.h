@@ -312,6 +312,18 @@ struct zckup_make_opts {
 	 * element lets zckup fetch only the pieces a device lacks (README).
 	 */
 	int profile;
+	/*
+	 * zstd dictionary, stored as zchunk's dictionary chunk (index entry 0,
+	 * first in the body) and used for every chunk: NULL or "none" for none,
+	 * "auto" to train one on the image's own chunks (the image must then be
+	 * a regular file or block device: it is read twice), anything else is
+	 * the path of a dictionary file, used as is ("./auto" for a file named
+	 * auto). Devices fetch it once per update that fetches any chunk.
+	 */
+	const char *dict;
+	size_t dict_size;        /* "auto": dictionary bytes, 1 KiB..1 MiB; 0 = default (256 KiB) */
+	/* "auto": sample bytes trained on at most (about the training's memory); 0 = 64 MiB. */
+	size_t dict_samples;
 };
 #define ZCKUP_MAKE_DEFAULT_LEVEL 19
 #define ZCKUP_PROFILE_COMPAT 0
@@ -324,7 +336,19 @@ struct zckup_make_stats {
 	size_t n_chunks;
 	uint8_t image_digest[ZCKUP_DIGEST_LEN];
 	uint8_t header_digest[ZCKUP_DIGEST_LEN];
+	uint64_t dict_bytes;      /* 0: no dictionary */
+	uint64_t dict_comp_bytes; /* what a device fetches for it (once) */
+	size_t dict_samples;      /* "auto": chunks it was trained on */
+	/* "auto": what the dictionary saves the whole .zck, estimated on samples (0: none). */
+	uint64_t dict_saved_estimate;
+	/* "auto" that wrote no dictionary: why (static text, never freed); else NULL. */
+	const char *dict_skipped;
 };
+/*
+ * Builds o->output from o->image. Returns 0, or -EINVAL (bad options, an
+ * unusable --dict), -EBADMSG (a dictionary file zstd refuses), -EOVERFLOW (a
+ * header or chunk beyond the limits apply enforces), -EIO, -ENOMEM, -ECANCELED.
+ */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 					    struct zckup_make_stats *out);
 

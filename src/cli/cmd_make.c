@@ -23,7 +23,16 @@ static const char make_usage[] =
 	"                          fine: same chunks, each a piece table (a zstd skippable\n"
 	"                          frame) + one zstd frame per 4 KiB piece, so zckup fetches\n"
 	"                          only the pieces a device lacks; zck, unzck and SWUpdate\n"
-	"                          still read it as an ordinary .zck (about 10% larger)\n"
+	"                          still read it as an ordinary .zck (larger: +27% on ext4)\n"
+	"      --dict MODE         zstd dictionary for every chunk, stored as zchunk's\n"
+	"                          dictionary chunk (devices fetch it once per update):\n"
+	"                          none (default), auto (trained on IMAGE's own chunks;\n"
+	"                          IMAGE must be a file or block device), or a FILE\n"
+	"                          (./auto for a file named auto). SWUpdate's delta\n"
+	"                          handler cannot apply a file with a dictionary.\n"
+	"      --dict-size KIB     size of the auto dictionary, 1..1024 KiB (default 256)\n"
+	"      --dict-samples MIB  train auto on at most this much of IMAGE, 1..1024 MiB\n"
+	"                          (default 64; about the training's memory)\n"
 	"      --json              print the summary as JSON\n"
 	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
@@ -40,8 +49,16 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 		cli_json_str(stdout, out);
 		printf(",\"image_bytes\":%" PRIu64 ",\"zck_bytes\":%" PRIu64
 		       ",\"header_bytes\":%" PRIu64 ",\"chunks\":%zu,\"image_sha256\":\"%s\""
-		       ",\"header_sha256\":\"%s\"}\n",
-		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex);
+		       ",\"header_sha256\":\"%s\",\"dict_bytes\":%" PRIu64
+		       ",\"dict_zck_bytes\":%" PRIu64 ",\"dict_saved_estimate\":%" PRIu64
+		       ",\"dict_skipped\":",
+		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex,
+		       s->dict_bytes, s->dict_comp_bytes, s->dict_saved_estimate);
+		if (s->dict_skipped)
+			cli_json_str(stdout, s->dict_skipped);
+		else
+			fputs("null", stdout);
+		fputs("}\n", stdout);
 		return;
 	}
 	printf("wrote %s: %zu chunk%s, image %s, zck %s (%.1f%%), header %" PRIu64 " bytes\n",
@@ -50,6 +67,15 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 	       cli_human(s->zck_bytes, b, sizeof(b)),
 	       s->image_bytes ? 100.0 * (double)s->zck_bytes / (double)s->image_bytes : 0.0,
 	       s->header_bytes);
+	if (s->dict_bytes)
+		printf("dictionary: %" PRIu64 " bytes (%" PRIu64 " in the zck)%s\n", s->dict_bytes,
+		       s->dict_comp_bytes, s->dict_samples ? ", trained on the image" : "");
+	if (s->dict_skipped)
+		printf("no dictionary: %s\n", s->dict_skipped);
+	if (s->dict_samples && s->dict_saved_estimate)
+		printf("dictionary %s the whole zck about %s (estimated on %zu chunks)\n",
+		       s->dict_bytes ? "saves" : "would save",
+		       cli_human(s->dict_saved_estimate, a, sizeof(a)), s->dict_samples);
 	printf("image sha256:  %s\nheader sha256: %s\n", hex, hhex);
 }
 
@@ -61,6 +87,9 @@ int cmd_make(int argc, char **argv)
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "profile", required_argument, NULL, 'p' },
+		{ "dict", required_argument, NULL, 'D' },
+		{ "dict-size", required_argument, NULL, 'S' },
+		{ "dict-samples", required_argument, NULL, 'M' },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -99,6 +128,23 @@ int cmd_make(int argc, char **argv)
 				return cli_usage_error("--profile wants compat or fine, not '%s'",
 						       optarg);
 			break;
+		case 'D':
+			if (!*optarg)
+				return cli_usage_error("--dict wants auto, none or a FILE");
+			mo.dict = optarg;
+			break;
+		case 'S':
+			if (!cli_parse_int(optarg, 1, 1024, &v))
+				return cli_usage_error("--dict-size wants 1..1024 (KiB), not '%s'",
+						       optarg);
+			mo.dict_size = (size_t)v << 10;
+			break;
+		case 'M':
+			if (!cli_parse_int(optarg, 1, 1024, &v))
+				return cli_usage_error("--dict-samples wants 1..1024 (MiB), not '%s'",
+						       optarg);
+			mo.dict_samples = (size_t)v << 20;
+			break;
 		case 'h':
 			fputs(make_usage, stdout);
 			return EXIT_OK;
@@ -112,6 +158,8 @@ int cmd_make(int argc, char **argv)
 		return cli_usage_error("make wants exactly one IMAGE");
 	if (!mo.output)
 		return cli_usage_error("make needs -o NEW.zck");
+	if ((mo.dict_size || mo.dict_samples) && (!mo.dict || strcmp(mo.dict, "auto") != 0))
+		return cli_usage_error("--dict-size and --dict-samples go with --dict auto");
 	mo.image = argv[optind];
 	cli_common_defaults(&com);
 	ctx = zckup_ctx_new();

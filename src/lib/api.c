@@ -290,6 +290,9 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 	p.threads = o->threads ? o->threads : (cpus > 0 ? (int)cpus : 1);
 	p.progress = zu_api_progress(ctx);
 	p.lim = &ctx->lim;
+	zu_make_dict_parse(o->dict, &p.dict);
+	p.dict.size = o->dict_size;
+	p.dict.max_samples = o->dict_samples;
 	r = zu_make_run(&p, &res, &ctx->err);
 	if (r < 0)
 		return zu_api_fail(ctx, r);
@@ -300,6 +303,11 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 		out->n_chunks = res.n_chunks;
 		memcpy(out->image_digest, res.image_digest, ZU_DIGEST_LEN);
 		memcpy(out->header_digest, res.header_digest, ZU_DIGEST_LEN);
+		out->dict_bytes = res.dict_len;
+		out->dict_comp_bytes = res.dict_comp_len;
+		out->dict_samples = res.dict_samples;
+		out->dict_saved_estimate = res.dict_saved;
+		out->dict_skipped = res.dict_skipped;
 	}
 	return 0;
 }

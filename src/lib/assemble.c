@@ -231,7 +231,8 @@ out:
 	zu_decomp_free(plain);
 	free(comp);
 	if (r < 0)
-		zu_err_prefix(err, "dict");
+		zu_err_prefix(err, "dictionary chunk (index entry 0, %" PRIu64 " bytes at offset %"
+			      PRIu64 ")", d->comp_len, d->file_offset);
 	return r;
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 struct zu_decomp {
 	ZSTD_DCtx *dctx;
@@ -109,6 +110,17 @@ int zu_decomp_chunk(struct zu_decomp *d, const void *src, size_t n, void *dst, s
 		got = ZSTD_decompress_usingDDict(d->dctx, dst, expect, src, n, d->ddict);
 	else
 		got = ZSTD_decompressDCtx(d->dctx, dst, expect, src, n);
+	if (ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_dictionary_wrong) {
+		unsigned have = d->ddict ? ZSTD_getDictID_fromDDict(d->ddict) : 0;
+
+		return zu_err_set(err, -EBADMSG,
+				  "zstd frame needs dictionary ID %u, but the file's dictionary "
+				  "chunk %s (ID %u): not the dictionary the chunk was compressed with",
+				  ZSTD_getDictID_fromFrame(src, n),
+				  !d->ddict ? "is absent"
+				  : have ? "is another one" : "is not a zstd dictionary",
+				  have);
+	}
 	if (ZSTD_isError(got))
 		return zu_err_set(err, -EBADMSG, "zstd: %s (frame of %zu bytes, expected %zu)",
 				  ZSTD_getErrorName(got), n, expect);

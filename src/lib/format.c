@@ -577,7 +577,12 @@ static uint64_t build_flags(const struct zu_header_params *p)
 static int index_body_len(const struct zu_header_params *p, uint64_t *out, struct zu_err *err)
 {
 	uint64_t len = zu_cint_len(ZU_HASH_SHA256) + zu_cint_len((uint64_t)p->n_chunks + 1) +
-		       2 * ZU_DIGEST_LEN + 2;
+		       2 * ZU_DIGEST_LEN;
+
+	if (p->dict)
+		len += zu_cint_len(p->dict->comp_len) + zu_cint_len(p->dict->len);
+	else
+		len += 2;
 
 	for (size_t i = 0; i < p->n_chunks; i++) {
 		const struct zu_chunk *c = &p->chunks[i];
@@ -591,30 +596,31 @@ static int index_body_len(const struct zu_header_params *p, uint64_t *out, struc
 	return 0;
 }
 
+static void put_entry(struct wr *w, const struct zu_chunk *c)
+{
+	/* A chunk built without digests (tests, sizes only) gets zeros. */
+	if (c->digest)
+		put_bytes(w, c->digest, ZU_DIGEST_LEN);
+	else
+		put_zeros(w, ZU_DIGEST_LEN);
+	if (c->udigest)
+		put_bytes(w, c->udigest, ZU_DIGEST_LEN);
+	else
+		put_zeros(w, ZU_DIGEST_LEN);
+	put_cint(w, c->comp_len);
+	put_cint(w, c->len);
+}
+
 static void put_index(struct wr *w, const struct zu_header_params *p, uint64_t body_len)
 {
+	static const struct zu_chunk no_dict = { 0 }; /* all zeros with zero lengths */
+
 	put_cint(w, body_len);
 	put_cint(w, ZU_HASH_SHA256);
 	put_cint(w, (uint64_t)p->n_chunks + 1);
-	/* No dictionary: its entry is all zeros with zero lengths. */
-	put_zeros(w, 2 * ZU_DIGEST_LEN);
-	put_cint(w, 0);
-	put_cint(w, 0);
-	for (size_t i = 0; i < p->n_chunks; i++) {
-		const struct zu_chunk *c = &p->chunks[i];
-
-		/* A chunk built without digests (tests, sizes only) gets zeros. */
-		if (c->digest)
-			put_bytes(w, c->digest, ZU_DIGEST_LEN);
-		else
-			put_zeros(w, ZU_DIGEST_LEN);
-		if (c->udigest)
-			put_bytes(w, c->udigest, ZU_DIGEST_LEN);
-		else
-			put_zeros(w, ZU_DIGEST_LEN);
-		put_cint(w, c->comp_len);
-		put_cint(w, c->len);
-	}
+	put_entry(w, p->dict ? p->dict : &no_dict);
+	for (size_t i = 0; i < p->n_chunks; i++)
+		put_entry(w, &p->chunks[i]);
 }
 
 int zu_header_build(const struct zu_header_params *p, uint8_t **out, size_t *out_len,

@@ -67,6 +67,7 @@ struct mk_pipe {
 	size_t ccap;
 	int level;
 	const struct zu_fine_layout *fine; /* NULL: one frame per chunk */
+	const ZSTD_CDict *cdict; /* NULL: no dictionary */
 	uint64_t filled;  /* sequence number of the next slot the main thread submits */
 	uint64_t taken;   /* ... a worker takes */
 	uint64_t written; /* ... the main thread writes */
@@ -106,6 +107,7 @@ struct mk_run {
 	uint64_t header_est;  /* header bytes so far, an upper bound (MK_HEADER_FIXED + entries) */
 	uint64_t image_len_done; /* image bytes in the chunk table (for messages) */
 	uint64_t chunk_start;    /* image bytes handed to slots so far */
+	struct zu_dict dict;     /* its frame starts the body */
 };
 
 /* ---- workers ------------------------------------------------------------- */
@@ -182,6 +184,8 @@ static int mk_worker_init(struct mk_worker *w, struct mk_pipe *pp, struct zu_err
 		z = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
 	if (!ZSTD_isError(z))
 		z = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
+	if (!ZSTD_isError(z) && pp->cdict)
+		z = ZSTD_CCtx_refCDict(w->cctx, pp->cdict);
 	if (ZSTD_isError(z))
 		return zu_err_set(err, -EINVAL, "zstd level %d: %s", pp->level,
 				  ZSTD_getErrorName(z));
@@ -272,6 +276,7 @@ static int mk_workers_start(struct mk_run *m, const struct zu_make_params *p, st
 	m->pipe_ready = true;
 	if (r < 0)
 		return r;
+	m->pipe.cdict = m->dict.cdict;
 	m->workers = calloc(n, sizeof(*m->workers));
 	if (!m->workers)
 		return zu_err_set(err, -ENOMEM, "cannot allocate %zu workers", n);
@@ -681,6 +686,7 @@ static int mk_build_headers(const struct mk_run *m, const uint8_t *image_digest,
 		.image_digest = image_digest,
 		.fine = m->fine,
 		.detached = false,
+		.dict = m->dict.frame ? &m->dict.entry : NULL,
 	};
 	int r;
 
@@ -704,6 +710,10 @@ static int mk_check_params(const struct zu_make_params *p, struct zu_err *err)
 	if (p->header_out && strcmp(p->header_out, p->output) == 0)
 		return zu_err_set(err, -EINVAL, "%s: header and output are the same path",
 				  p->output);
+	/* The fine profile's pieces are decoded one frame at a time without a dictionary. */
+	if (p->fine && p->dict.mode != ZU_DICT_NONE)
+		return zu_err_set(err, -EINVAL,
+				  "the fine profile takes no dictionary: --profile fine or --dict");
 	/* Same file under other names too (links, a loop device showing it). */
 	const char *paths[3] = { p->image, p->output, p->header_out };
 	const char *names[3] = { "image", "output", "header" };
@@ -766,6 +776,12 @@ static int mk_make_body(struct mk_run *m, const struct zu_make_params *p, int fd
 	r = zu_sha256_init(&m->image_sha, err);
 	if (r == 0)
 		r = mk_open_body(p->output, &m->body_fd, err);
+	if (r == 0 && m->dict.frame) {
+		r = zu_io_write_full(m->body_fd, m->dict.frame, m->dict.frame_len, err);
+		if (r < 0)
+			zu_err_prefix(err, "temporary body file");
+		m->body_len = m->dict.frame_len;
+	}
 	if (r == 0)
 		r = mk_workers_start(m, p, err);
 	if (r == 0)
@@ -804,6 +820,11 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	if (r < 0)
 		goto out;
 	r = mk_check_size(&m, p, fd, err);
+	if (r == 0) {
+		const struct zu_dict_source ds = { p->image, fd, p->level, p->threads, &m.lim };
+
+		r = zu_make_dict_prepare(&p->dict, &ds, &m.dict, err);
+	}
 	if (r == 0)
 		r = mk_make_body(&m, p, fd, image_digest, err);
 	if (r == 0) {
@@ -826,6 +847,11 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	out->n_chunks = m.n_chunks;
 	memcpy(out->image_digest, image_digest, ZU_DIGEST_LEN);
 	memcpy(out->header_digest, header_digest, ZU_DIGEST_LEN);
+	out->dict_len = m.dict.len;
+	out->dict_comp_len = m.dict.frame_len;
+	out->dict_samples = m.dict.n_samples;
+	out->dict_saved = m.dict.saved_estimate;
+	out->dict_skipped = m.dict.skipped;
 out:
 	mk_workers_stop(&m, true);
 	if (m.pipe_ready)
@@ -837,6 +863,7 @@ out:
 		close(fd);
 	free(m.chunks);
 	free(m.digests);
+	zu_make_dict_fini(&m.dict);
 	free(h.full);
 	free(h.detached);
 	return r;
