@@ -34,11 +34,19 @@ _zckup()
 	case $prev in
 	--level | -l | --threads | --source-size | -S | --target-offset | --max-ranges | \
 		--connections | --retries | --timeout | --header-sha256 | --source-index-sha256 | \
-		--http-header | --user | \
+		--http-header | --user | --dict-size | --dict-samples | \
 		--exec | -e)
 		return ;;
 	--progress)
 		mapfile -t COMPREPLY < <(compgen -W 'json' -- "$cur")
+		return ;;
+	--profile | -p)
+		mapfile -t COMPREPLY < <(compgen -W 'compat fine' -- "$cur")
+		return ;;
+	--dict)
+		# auto, none, or a dictionary file
+		mapfile -t COMPREPLY < <(compgen -W 'auto none' -- "$cur"; compgen -f -- "$cur")
+		compopt -o filenames 2>/dev/null
 		return ;;
 	--url | -u)
 		[[ $cur == http* ]] && return ;;

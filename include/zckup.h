@@ -165,6 +165,8 @@ struct zckup_header_info {
 	int has_dict;
 	uint64_t dict_bytes;         /* compressed size of the dict */
 	int has_image_digest;        /* zckup's whole-image SHA-256 element present */
+	int has_fine;                /* zckup's fine layout element present (profile fine) */
+	unsigned fine_piece_bytes;   /* its piece size; 0 without it */
 	uint8_t image_digest[ZCKUP_DIGEST_LEN];
 	uint8_t header_digest[ZCKUP_DIGEST_LEN]; /* the header checksum from the lead */
 	size_t n_signatures;
@@ -311,8 +313,31 @@ struct zckup_make_opts {
 	const char *header_out;  /* optional detached header to write too */
 	int level;               /* zstd level; 0 = default (ZCKUP_MAKE_DEFAULT_LEVEL) */
 	int threads;             /* compression threads; 0 = online CPUs */
+	/*
+	 * ZCKUP_PROFILE_COMPAT (0): one zstd frame per chunk, as zck writes.
+	 * ZCKUP_PROFILE_FINE: the same chunks (same digests of the uncompressed
+	 * chunks), each stored as a piece table in a zstd skippable frame then one
+	 * zstd frame per 4 KiB-aligned piece; still one valid zstd stream per
+	 * chunk, so zck, unzck and SWUpdate read it as usual, and a header
+	 * element lets zckup fetch only the pieces a device lacks (README).
+	 */
+	int profile;
+	/*
+	 * zstd dictionary, stored as zchunk's dictionary chunk (index entry 0,
+	 * first in the body) and used for every chunk: NULL or "none" for none,
+	 * "auto" to train one on the image's own chunks (the image must then be
+	 * a regular file or block device: it is read twice), anything else is
+	 * the path of a dictionary file, used as is ("./auto" for a file named
+	 * auto). Devices fetch it once per update that fetches any chunk.
+	 */
+	const char *dict;
+	size_t dict_size;        /* "auto": dictionary bytes, 1 KiB..1 MiB; 0 = default (256 KiB) */
+	/* "auto": sample bytes trained on at most (about the training's memory); 0 = 64 MiB. */
+	size_t dict_samples;
 };
 #define ZCKUP_MAKE_DEFAULT_LEVEL 19
+#define ZCKUP_PROFILE_COMPAT 0
+#define ZCKUP_PROFILE_FINE 1
 
 struct zckup_make_stats {
 	uint64_t image_bytes;
@@ -321,7 +346,19 @@ struct zckup_make_stats {
 	size_t n_chunks;
 	uint8_t image_digest[ZCKUP_DIGEST_LEN];
 	uint8_t header_digest[ZCKUP_DIGEST_LEN];
+	uint64_t dict_bytes;      /* 0: no dictionary */
+	uint64_t dict_comp_bytes; /* what a device fetches for it (once) */
+	size_t dict_samples;      /* "auto": chunks it was trained on */
+	/* "auto": what the dictionary saves the whole .zck, estimated on samples (0: none). */
+	uint64_t dict_saved_estimate;
+	/* "auto" that wrote no dictionary: why (static text, never freed); else NULL. */
+	const char *dict_skipped;
 };
+/*
+ * Builds o->output from o->image. Returns 0, or -EINVAL (bad options, an
+ * unusable --dict), -EBADMSG (a dictionary file zstd refuses), -EOVERFLOW (a
+ * header or chunk beyond the limits apply enforces), -EIO, -ENOMEM, -ECANCELED.
+ */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 					    struct zckup_make_stats *out);
 
@@ -338,8 +375,10 @@ struct zckup_source {
 	 * plan: each chunk of the new image whose uncompressed digest the index
 	 * has is taken to be at that chunk's image offset (if it ends within
 	 * size). The index need not be authenticated: zckup_plan_new() reports
-	 * those places unchecked; zckup_apply() reads and verifies each of them
-	 * once before it plans, and a place that does not hold its chunk (the
+	 * those places unchecked; zckup_apply() verifies each of them (as it
+	 * reads it for the image onto a raw target or an atomic output, starting
+	 * over with all of them checked first if one is stale; else before it
+	 * plans), and a place that does not hold its chunk (the
 	 * source was modified since, or the index is another image's) has the
 	 * chunk fetched instead (zckup_apply_stats.n_stale_index), never an error
 	 * and never a wrong output. Open it with zckup_header_open(), which
@@ -355,6 +394,14 @@ struct zckup_plan_opts {
 	const char *target;  /* optional raw target: chunks it already holds at their
 				place count as in place (see zckup_apply_opts) */
 	uint64_t target_offset;
+	/*
+	 * Optional: where the .zck is (as zckup_apply_opts.url). With a header
+	 * of the fine profile, the plan then fetches the piece tables of the
+	 * missing chunks and reads the sources for their pieces, to report what
+	 * apply would fetch (zckup_plan_stats.fine*). NULL: coarse figures only.
+	 */
+	const char *url;
+	int no_fine;         /* 1: plan as for a compat .zck */
 };
 
 typedef struct zckup_plan zckup_plan;
@@ -386,6 +433,23 @@ struct zckup_plan_stats {
 	uint64_t wire_bytes_estimate; /* fetch_bytes plus HTTP framing, estimated */
 	size_t n_index_located;      /* of n_seed: located through a source's index header,
 					unchecked (source_bytes counts no byte for them) */
+	/*
+	 * Fine profile, when zckup_plan_opts.url was given and the header has the
+	 * fine layout: the piece tables of the missing chunks were fetched (those
+	 * bytes are fine_table_bytes) and the sources read for their pieces.
+	 * fine_fetch_bytes is what apply would read from the .zck (tables, then
+	 * frames of the pieces no source holds, gaps included), to compare with
+	 * fetch_bytes.
+	 */
+	int fine;
+	uint64_t fine_fetch_bytes;
+	uint64_t fine_table_bytes;
+	size_t n_pieces;
+	size_t n_pieces_reused;
+	uint64_t pieces_reused_bytes;
+	size_t n_pieces_fetched;
+	uint64_t pieces_frame_bytes;
+	size_t n_fine_ranges;
 };
 ZCKUP_API void zckup_plan_get_stats(const zckup_plan *p, struct zckup_plan_stats *out);
 
@@ -466,6 +530,8 @@ struct zckup_apply_opts {
 	 * When that write fails, zckup_apply() fails (the image stays written).
 	 */
 	const char *save_index;
+	/* 1: fetch missing chunks whole even when the header has the fine layout. */
+	int no_fine;
 };
 
 enum zckup_fetch_mode {
@@ -510,6 +576,22 @@ struct zckup_apply_stats {
 	size_t n_index_located;
 	size_t n_stale_index;
 	uint64_t stale_index_bytes;
+	/*
+	 * Fine profile (a header made by zckup make --profile fine): the missing
+	 * chunks were rebuilt from pieces. fine = 1 when that path was taken.
+	 * Pieces found in a source and reused, pieces whose zstd frames were
+	 * fetched, the piece tables' bytes, and the chunks whose rebuild did not
+	 * match the header's digest (or whose table was malformed) and were
+	 * fetched whole instead. fetched_bytes counts all of it.
+	 */
+	int fine;
+	size_t n_pieces_reused;
+	uint64_t pieces_reused_bytes;
+	size_t n_pieces_fetched;
+	uint64_t pieces_fetched_bytes;   /* uncompressed */
+	uint64_t piece_table_bytes;
+	size_t n_fine_fallback;
+	size_t n_bad_piece_tables;
 };
 
 /*

@@ -27,6 +27,9 @@ static const char apply_usage[] =
 	"      --save-index FILE    once the image is written, save its header (detached)\n"
 	"                           to FILE: the --source-index of the next update from\n"
 	"                           the slot that now holds this image\n"
+	"      --no-fine            fetch missing chunks whole, even from a .zck made with\n"
+	"                           --profile fine (default: fetch its piece tables and\n"
+	"                           only the pieces no source holds)\n"
 	CLI_THREADS_USAGE
 	"Destination, exactly one of:\n"
 	"  -t, --target PATH        a block device or file, written in place; chunks it\n"
@@ -80,13 +83,20 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 			",\"sent_bytes\":%" PRIu64 ",\"retries\":%zu,\"stepdowns\":%zu"
 			",\"mode\":\"%s\",\"http_version\":%u,\"seconds\":%.3f"
 			",\"image_digest_checked\":%s,\"index_chunks\":%zu"
-			",\"stale_index_chunks\":%zu,\"stale_index_bytes\":%" PRIu64 "}\n",
+			",\"stale_index_chunks\":%zu,\"stale_index_bytes\":%" PRIu64
+			",\"fine\":%s,\"pieces_reused\":%zu,\"pieces_reused_bytes\":%" PRIu64
+			",\"pieces_fetched\":%zu,\"pieces_fetched_bytes\":%" PRIu64
+			",\"piece_table_bytes\":%" PRIu64 ",\"fine_fallback_chunks\":%zu"
+			",\"bad_piece_tables\":%zu}\n",
 			s->image_bytes, s->seed_bytes, s->net_bytes, s->fetched_bytes,
 			s->in_place_bytes, s->written_bytes, s->n_seed, s->n_net, s->n_in_place,
 			s->n_requests, s->n_ranges, s->wire_bytes, s->sent_bytes, s->n_retries,
 			s->n_stepdowns, cli_fetch_mode(s->fetch_mode), s->http_version, s->seconds,
 			s->image_digest_checked ? "true" : "false", s->n_index_located,
-			s->n_stale_index, s->stale_index_bytes);
+			s->n_stale_index, s->stale_index_bytes, s->fine ? "true" : "false",
+			s->n_pieces_reused, s->pieces_reused_bytes, s->n_pieces_fetched,
+			s->pieces_fetched_bytes, s->piece_table_bytes, s->n_fine_fallback,
+			s->n_bad_piece_tables);
 		return;
 	}
 	fprintf(f, "reused:   %s in %zu chunk%s (%.1f%%)\n", cli_human(s->seed_bytes, a, sizeof(a)),
@@ -104,6 +114,18 @@ static void print_summary(FILE *f, const struct zckup_apply_stats *s, bool json)
 	fprintf(f, "fetched:  %s compressed for %s in %zu chunk%s (%zu range%s)\n",
 		cli_human(s->fetched_bytes, b, sizeof(b)), cli_human(s->net_bytes, c, sizeof(c)),
 		s->n_net, s->n_net == 1 ? "" : "s", s->n_ranges, s->n_ranges == 1 ? "" : "s");
+	if (s->fine)
+		fprintf(f, "pieces:   %s in %zu pieces reused inside those chunks, %s in %zu "
+			"pieces fetched, %s of piece tables%s\n",
+			cli_human(s->pieces_reused_bytes, a, sizeof(a)), s->n_pieces_reused,
+			cli_human(s->pieces_fetched_bytes, d, sizeof(d)), s->n_pieces_fetched,
+			cli_human(s->piece_table_bytes, e, sizeof(e)),
+			s->n_fine_fallback ? " (some chunks fetched whole: their pieces did not "
+					     "verify)" : "");
+	if (s->fine && (s->n_fine_fallback || s->n_bad_piece_tables))
+		fprintf(f, "fallback: %zu chunks fetched whole after their pieces did not "
+			"verify, %zu malformed piece tables\n", s->n_fine_fallback,
+			s->n_bad_piece_tables);
 	if (s->fetch_mode != ZCKUP_FETCH_NONE && s->fetch_mode != ZCKUP_FETCH_FILE)
 		fprintf(f, "network:  %s on the wire in %zu request%s, %s, HTTP/%u.%u%s\n",
 			cli_human(s->wire_bytes, e, sizeof(e)), s->n_requests,
@@ -136,6 +158,7 @@ enum {
 	OPT_REWRITE_ALL,
 	OPT_DEBUG_CHUNKS,
 	OPT_SAVE_INDEX,
+	OPT_NO_FINE,
 	OPT_THREADS
 };
 
@@ -173,6 +196,9 @@ static int parse_one(int c, struct apply_args *a)
 		return EXIT_OK;
 	case OPT_REWRITE_ALL:
 		a->ao.no_in_place = 1;
+		return EXIT_OK;
+	case OPT_NO_FINE:
+		a->ao.no_fine = 1;
 		return EXIT_OK;
 	case 'o':
 		if (a->ao.target || a->ao.output || a->ao.use_fd || a->ao.exec)
@@ -242,6 +268,7 @@ static int parse_args(int argc, char **argv, struct apply_args *a)
 		{ "target", required_argument, NULL, 't' },
 		{ "target-offset", required_argument, NULL, OPT_TARGET_OFFSET },
 		{ "rewrite-all", no_argument, NULL, OPT_REWRITE_ALL },
+		{ "no-fine", no_argument, NULL, OPT_NO_FINE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "exec", required_argument, NULL, 'e' },
 		{ "debug-chunks", no_argument, NULL, OPT_DEBUG_CHUNKS },

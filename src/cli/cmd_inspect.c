@@ -36,6 +36,9 @@ static void print_text(const zckup_header *h, const struct zckup_header_info *in
 		cli_hex(in->image_digest, ZCKUP_DIGEST_LEN, hex);
 		printf("image sha256:    %s\n", hex);
 	}
+	if (in->has_fine)
+		printf("profile:         fine (a piece table and one zstd frame per %u-byte "
+		       "piece in each chunk)\n", in->fine_piece_bytes);
 	printf("signatures:      %zu\n", in->n_signatures);
 	if (!chunks)
 		return;
@@ -66,6 +69,9 @@ static void print_json(const zckup_header *h, const struct zckup_header_info *in
 		cli_hex(in->image_digest, ZCKUP_DIGEST_LEN, hex);
 		printf(",\"image_sha256\":\"%s\"", hex);
 	}
+	printf(",\"profile\":\"%s\"", in->has_fine ? "fine" : "compat");
+	if (in->has_fine)
+		printf(",\"fine_piece_bytes\":%u", in->fine_piece_bytes);
 	if (chunks) {
 		printf(",\"chunk_table\":[");
 		for (size_t i = 0; i < in->n_chunks; i++) {

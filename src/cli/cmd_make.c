@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,6 +19,20 @@ static const char make_usage[] =
 	"  -H, --header-out FILE   also write the detached header (.zckh)\n"
 	"  -l, --level N           zstd level 1..22 (default 19)\n"
 	"  -t, --threads N         compression threads (default 0: online CPUs)\n"
+	"  -p, --profile NAME      compat (default): one zstd frame per chunk, as zck;\n"
+	"                          fine: same chunks, each a piece table (a zstd skippable\n"
+	"                          frame) + one zstd frame per 4 KiB piece, so zckup fetches\n"
+	"                          only the pieces a device lacks; zck, unzck and SWUpdate\n"
+	"                          still read it as an ordinary .zck (larger: +27% on ext4)\n"
+	"      --dict MODE         zstd dictionary for every chunk, stored as zchunk's\n"
+	"                          dictionary chunk (devices fetch it once per update):\n"
+	"                          none (default), auto (trained on IMAGE's own chunks;\n"
+	"                          IMAGE must be a file or block device), or a FILE\n"
+	"                          (./auto for a file named auto). SWUpdate's delta\n"
+	"                          handler cannot apply a file with a dictionary.\n"
+	"      --dict-size KIB     size of the auto dictionary, 1..1024 KiB (default 256)\n"
+	"      --dict-samples MIB  train auto on at most this much of IMAGE, 1..1024 MiB\n"
+	"                          (default 64; about the training's memory)\n"
 	"      --json              print the summary as JSON\n"
 	"      --progress MODE     bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet             no progress, no summary\n"
@@ -34,8 +49,16 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 		cli_json_str(stdout, out);
 		printf(",\"image_bytes\":%" PRIu64 ",\"zck_bytes\":%" PRIu64
 		       ",\"header_bytes\":%" PRIu64 ",\"chunks\":%zu,\"image_sha256\":\"%s\""
-		       ",\"header_sha256\":\"%s\"}\n",
-		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex);
+		       ",\"header_sha256\":\"%s\",\"dict_bytes\":%" PRIu64
+		       ",\"dict_zck_bytes\":%" PRIu64 ",\"dict_saved_estimate\":%" PRIu64
+		       ",\"dict_skipped\":",
+		       s->image_bytes, s->zck_bytes, s->header_bytes, s->n_chunks, hex, hhex,
+		       s->dict_bytes, s->dict_comp_bytes, s->dict_saved_estimate);
+		if (s->dict_skipped)
+			cli_json_str(stdout, s->dict_skipped);
+		else
+			fputs("null", stdout);
+		fputs("}\n", stdout);
 		return;
 	}
 	printf("wrote %s: %zu chunk%s, image %s, zck %s (%.1f%%), header %" PRIu64 " bytes\n",
@@ -44,6 +67,15 @@ static void print_summary(const struct zckup_make_stats *s, const char *out, boo
 	       cli_human(s->zck_bytes, b, sizeof(b)),
 	       s->image_bytes ? 100.0 * (double)s->zck_bytes / (double)s->image_bytes : 0.0,
 	       s->header_bytes);
+	if (s->dict_bytes)
+		printf("dictionary: %" PRIu64 " bytes (%" PRIu64 " in the zck)%s\n", s->dict_bytes,
+		       s->dict_comp_bytes, s->dict_samples ? ", trained on the image" : "");
+	if (s->dict_skipped)
+		printf("no dictionary: %s\n", s->dict_skipped);
+	if (s->dict_samples && s->dict_saved_estimate)
+		printf("dictionary %s the whole zck about %s (estimated on %zu chunks)\n",
+		       s->dict_bytes ? "saves" : "would save",
+		       cli_human(s->dict_saved_estimate, a, sizeof(a)), s->dict_samples);
 	printf("image sha256:  %s\nheader sha256: %s\n", hex, hhex);
 }
 
@@ -54,6 +86,10 @@ int cmd_make(int argc, char **argv)
 		{ "header-out", required_argument, NULL, 'H' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "dict", required_argument, NULL, 'D' },
+		{ "dict-size", required_argument, NULL, 'S' },
+		{ "dict-samples", required_argument, NULL, 'M' },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -65,7 +101,7 @@ int cmd_make(int argc, char **argv)
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "o:H:l:t:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:H:l:t:p:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			mo.output = optarg;
@@ -82,6 +118,32 @@ int cmd_make(int argc, char **argv)
 			if (cli_parse_threads(optarg, &mo.threads) != EXIT_OK)
 				return EXIT_USAGE;
 			break;
+		case 'p':
+			if (!strcmp(optarg, "compat"))
+				mo.profile = ZCKUP_PROFILE_COMPAT;
+			else if (!strcmp(optarg, "fine"))
+				mo.profile = ZCKUP_PROFILE_FINE;
+			else
+				return cli_usage_error("--profile wants compat or fine, not '%s'",
+						       optarg);
+			break;
+		case 'D':
+			if (!*optarg)
+				return cli_usage_error("--dict wants auto, none or a FILE");
+			mo.dict = optarg;
+			break;
+		case 'S':
+			if (!cli_parse_int(optarg, 1, 1024, &v))
+				return cli_usage_error("--dict-size wants 1..1024 (KiB), not '%s'",
+						       optarg);
+			mo.dict_size = (size_t)v << 10;
+			break;
+		case 'M':
+			if (!cli_parse_int(optarg, 1, 1024, &v))
+				return cli_usage_error("--dict-samples wants 1..1024 (MiB), not '%s'",
+						       optarg);
+			mo.dict_samples = (size_t)v << 20;
+			break;
 		case 'h':
 			fputs(make_usage, stdout);
 			return EXIT_OK;
@@ -95,6 +157,8 @@ int cmd_make(int argc, char **argv)
 		return cli_usage_error("make wants exactly one IMAGE");
 	if (!mo.output)
 		return cli_usage_error("make needs -o NEW.zck");
+	if ((mo.dict_size || mo.dict_samples) && (!mo.dict || strcmp(mo.dict, "auto") != 0))
+		return cli_usage_error("--dict-size and --dict-samples go with --dict auto");
 	mo.image = argv[optind];
 	cli_common_defaults(&com);
 	ctx = zckup_ctx_new();

@@ -31,6 +31,10 @@ static const char plan_usage[] =
 	CLI_THREADS_USAGE
 	"      --connections, --retries, --timeout, --cacert, --capath, --cert, --key,\n"
 	"      --insecure, --http-header, --user: as for apply, to read the header\n"	"  -c, --chunks             list every chunk and where it comes from\n"
+	"      --no-fine            for a .zck made with --profile fine: count whole\n"
+	"                           chunks only (default: with --url, or a .zck as HEADER,\n"
+	"                           fetch the piece tables of the missing chunks and read\n"
+	"                           the sources for their pieces, to tell what apply fetches)\n"
 	"      --json               print JSON\n"
 	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
 	"  -q, --quiet              no progress\n"
@@ -93,6 +97,15 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 		       s.n_chunks, s.n_seed, s.n_net, s.seed_bytes, s.net_bytes, s.net_comp_bytes,
 		       s.fetch_bytes, s.n_ranges, s.n_requests, max_ranges, s.source_bytes,
 		       s.n_in_place, s.in_place_bytes, s.wire_bytes_estimate, s.n_index_located);
+		printf(",\"fine\":%s", s.fine ? "true" : "false");
+		if (s.fine)
+			printf(",\"fine_fetch_bytes\":%" PRIu64 ",\"fine_table_bytes\":%" PRIu64
+			       ",\"pieces\":%zu,\"pieces_reused\":%zu,\"pieces_reused_bytes\":%" PRIu64
+			       ",\"pieces_fetched\":%zu,\"pieces_frame_bytes\":%" PRIu64
+			       ",\"fine_ranges\":%zu",
+			       s.fine_fetch_bytes, s.fine_table_bytes, s.n_pieces, s.n_pieces_reused,
+			       s.pieces_reused_bytes, s.n_pieces_fetched, s.pieces_frame_bytes,
+			       s.n_fine_ranges);
 		if (chunks)
 			print_chunks(h, p, true);
 		printf("}\n");
@@ -118,6 +131,25 @@ static void print_plan(const zckup_header *h, const zckup_plan *p, size_t max_ra
 	       "               %zu range%s per request\n",
 	       s.wire_bytes_estimate, cli_human(s.wire_bytes_estimate, a, sizeof(a)), max_ranges,
 	       max_ranges == 1 ? "" : "s");
+	if (!s.fine) {
+		struct zckup_header_info hi;
+
+		zckup_header_get_info(h, &hi);
+		if (hi.has_fine && s.n_net)
+			printf("fine profile:  the .zck has piece tables; give --url (or the .zck as "
+			       "HEADER) to plan what\n               apply fetches piece by piece\n");
+		return;
+	}
+	printf("fine profile:  the piece tables of the missing chunks were fetched to plan this\n"
+	       "               (%" PRIu64 " bytes); of their %zu pieces, %zu (%s) are in the sources\n",
+	       s.fine_table_bytes, s.n_pieces, s.n_pieces_reused,
+	       cli_human(s.pieces_reused_bytes, a, sizeof(a)));
+	printf("fine fetch:    %" PRIu64 " bytes (%s: tables + %zu frames of %s in %zu ranges),\n"
+	       "               %.2f of the %" PRIu64 " bytes of whole chunks\n",
+	       s.fine_fetch_bytes, cli_human(s.fine_fetch_bytes, b, sizeof(b)), s.n_pieces_fetched,
+	       cli_human(s.pieces_frame_bytes, c, sizeof(c)), s.n_fine_ranges,
+	       s.fetch_bytes ? (double)s.fine_fetch_bytes / (double)s.fetch_bytes : 0.0,
+	       s.fetch_bytes);
 }
 
 enum { OPT_THREADS = 256 };
@@ -134,6 +166,7 @@ int cmd_plan(int argc, char **argv)
 		{ "target-offset", required_argument, NULL, 'T' },
 		{ "chunks", no_argument, NULL, 'c' },
 		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "no-fine", no_argument, NULL, 'F' },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -176,6 +209,9 @@ int cmd_plan(int argc, char **argv)
 			break;
 		case OPT_THREADS:
 			r = cli_parse_threads(optarg, &threads);
+			break;
+		case 'F':
+			po.no_fine = 1;
 			break;
 		case 'h':
 			printf(plan_usage, cli_source_index_usage);
@@ -225,6 +261,13 @@ int cmd_plan(int argc, char **argv)
 			r = rs;
 			goto out;
 		}
+	}
+	if (r == 0 && !po.url) {
+		struct zckup_header_info hi;
+
+		/* a .zck given as HEADER is where its piece tables are */
+		zckup_header_get_info(h, &hi);
+		po.url = net.url ? net.url : !hi.detached && optind < argc ? argv[optind] : NULL;
 	}
 	if (r == 0)
 		r = zckup_plan_new(ctx, h, &po, &p);

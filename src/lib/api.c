@@ -245,6 +245,8 @@ ZCKUP_API void zckup_header_get_info(const zckup_header *zh, struct zckup_header
 	out->has_dict = h->has_dict;
 	out->dict_bytes = h->dict.comp_len;
 	out->has_image_digest = h->has_image_digest;
+	out->has_fine = h->fine.valid;
+	out->fine_piece_bytes = h->fine.valid ? 1u << h->fine.piece_shift : 0;
 	memcpy(out->image_digest, h->image_digest, ZU_DIGEST_LEN);
 	memcpy(out->header_digest, h->header_digest, ZU_DIGEST_LEN);
 	out->n_signatures = h->n_signatures;
@@ -291,6 +293,7 @@ ZCKUP_API int zckup_header_write_detached(zckup_ctx *ctx, const zckup_header *zh
 ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 			 struct zckup_make_stats *out)
 {
+	const struct zu_fine_layout fine = ZU_FINE_LAYOUT_DEFAULT;
 	struct zu_make_params p = { 0 };
 	struct zu_make_result res = { 0 };
 	long cpus;
@@ -304,7 +307,10 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 	if (o->threads < 0 || o->threads > 1024)
 		return zu_err_set(&ctx->err, -EINVAL, "thread count %d is not in 1..1024",
 				  o->threads);
+	if (o->profile != ZCKUP_PROFILE_COMPAT && o->profile != ZCKUP_PROFILE_FINE)
+		return zu_err_set(&ctx->err, -EINVAL, "unknown make profile %d", o->profile);
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	p.fine = o->profile == ZCKUP_PROFILE_FINE ? &fine : NULL;
 	p.image = o->image;
 	p.output = o->output;
 	p.header_out = o->header_out;
@@ -312,6 +318,9 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 	p.threads = o->threads ? o->threads : (cpus > 0 ? (int)cpus : 1);
 	p.progress = zu_api_progress(ctx);
 	p.lim = &ctx->lim;
+	zu_make_dict_parse(o->dict, &p.dict);
+	p.dict.size = o->dict_size;
+	p.dict.max_samples = o->dict_samples;
 	r = zu_make_run(&p, &res, &ctx->err);
 	if (r < 0)
 		return zu_api_fail(ctx, r);
@@ -322,6 +331,11 @@ ZCKUP_API int zckup_make(zckup_ctx *ctx, const struct zckup_make_opts *o,
 		out->n_chunks = res.n_chunks;
 		memcpy(out->image_digest, res.image_digest, ZU_DIGEST_LEN);
 		memcpy(out->header_digest, res.header_digest, ZU_DIGEST_LEN);
+		out->dict_bytes = res.dict_len;
+		out->dict_comp_bytes = res.dict_comp_len;
+		out->dict_samples = res.dict_samples;
+		out->dict_saved_estimate = res.dict_saved;
+		out->dict_skipped = res.dict_skipped;
 	}
 	return 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api_update - the public plan and apply: opens the sources and the
- * destination, and wires in-place check -> index -> plan -> fetch ->
- * assemble -> sink. No format logic here.
+ * destination, and wires index -> in-place check -> plan -> fetch ->
+ * assemble -> sink (plan: in-place check first). No format logic here.
  */
 #include "config.h"
 
@@ -17,16 +17,20 @@
 #include "api_private.h"
 #include "assemble.h"
 #include "fetch/fetch.h"
+#include "fine_apply.h"
 #include "fssize.h"
 #include "index.h"
 #include "inplace.h"
 #include "io.h"
 #include "plan.h"
+#include "precheck.h"
 #include "sink/sink.h"
 #include "sink/sink_user.h"
 
 struct zckup_plan {
 	struct zu_plan plan;
+	bool fine;
+	struct zu_fine_stats fine_st;
 	uint64_t source_bytes;
 	size_t n_index_located;
 	uint64_t target_offset; /* for in-place chunks' offsets */
@@ -99,9 +103,9 @@ static int open_sources(zckup_ctx *ctx, const struct zckup_source *src, size_t n
  * target holds nothing; an unreadable one is an error.
  */
 static int check_target(zckup_ctx *ctx, const struct zu_header *h, const char *path,
-			uint64_t offset, struct update_inputs *in)
+			uint64_t offset, const bool *only, struct update_inputs *in)
 {
-	struct zu_inplace_params ip = { .h = h, .target_offset = offset };
+	struct zu_inplace_params ip = { .h = h, .target_offset = offset, .only = only };
 	uint64_t held = 0;
 	int r;
 
@@ -124,6 +128,32 @@ static int check_target(zckup_ctx *ctx, const struct zu_header *h, const char *p
 	zu_api_log(ctx, ZCKUP_LOG_INFO, "target %s already holds %" PRIu64 " bytes in place", path,
 		   held);
 	return 0;
+}
+
+/*
+ * apply: the chunks no source holds are checked in the target before they
+ * are fetched (a re-run after an interruption fetches only what is
+ * missing); the others are compared with the target as they are written
+ * (assemble), so the target is not read a second time for them.
+ */
+static int check_fetched_in_place(zckup_ctx *ctx, const struct zu_header *h, const char *path,
+				  uint64_t offset, struct update_inputs *in,
+				  struct zu_seed_loc *locs)
+{
+	bool *only = calloc(h->n_chunks ? h->n_chunks : 1, sizeof(*only));
+	int r;
+
+	if (!only)
+		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < h->n_chunks; i++)
+		only[i] = locs[i].source == ZU_NO_SOURCE;
+	r = check_target(ctx, h, path, offset, only, in);
+	for (size_t i = 0; r == 0 && in->in_place && i < h->n_chunks; i++)
+		if (in->in_place[i])
+			locs[i] = (struct zu_seed_loc){ .source = ZU_IN_PLACE,
+							.offset = h->chunks[i].image_offset };
+	free(only);
+	return r;
 }
 
 /*
@@ -163,15 +193,17 @@ static void report_index(zckup_ctx *ctx, const struct zu_header *h,
  * the places taken from index headers are verified first (zu_index_check).
  */
 static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
-			  const struct zckup_source *src, const struct update_inputs *in,
-			  size_t max_ranges, bool check, struct zu_plan *plan,
-			  struct index_result *res)
+			  const struct zckup_source *src, struct update_inputs *in,
+			  size_t max_ranges, bool check, bool precheck, const char *late_target,
+			  uint64_t target_offset, struct zu_plan *plan, struct index_result *res)
 {
 	struct zu_index_params ip = { .h = h, .sources = in->ix, .n_sources = in->n,
 				      .in_place = in->in_place, .threads = zu_api_threads(ctx) };
 	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX,
 				     .take_locs = true };
 	struct zu_index_stats st = { 0 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n_threads = ncpu > 0 ? (unsigned)ncpu : 1; /* ctx->threads once merged */
 	struct zu_seed_loc *locs;
 	int r;
 
@@ -185,10 +217,12 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	ip.progress = zu_api_progress(ctx);
 	r = zu_index_run(&ip, locs, &st, &ctx->err);
 	res->n_index_located = st.n_indexed;
-	if (r == 0 && check && st.n_indexed > 0)
-		r = zu_index_check(&ip, locs, &res->check, &ctx->err);
+	if (r == 0 && check && precheck && st.n_indexed > 0)
+		r = zu_precheck_run(&ip, locs, n_threads, &res->check, &ctx->err);
 	if (r == 0)
 		report_index(ctx, h, src, in, locs, res, check);
+	if (r == 0 && late_target)
+		r = check_fetched_in_place(ctx, h, late_target, target_offset, in, locs);
 	if (r == 0)
 		r = zu_plan_build(h, locs, &pp, plan, &ctx->err); /* takes locs */
 	else
@@ -197,10 +231,16 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	return r;
 }
 
-/* Sources, optional target check, index, plan: what plan and apply share. */
+/*
+ * Sources, optional target check, index, plan: what plan and apply share.
+ * plan checks the whole target first (its figures count every chunk in
+ * place); apply (check) only what it would fetch, after indexing. With
+ * check but not precheck, places from index headers are left unchecked
+ * (apply_once: assemble checks them as it reads them).
+ */
 static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup_source *src,
 		   size_t n, const char *target, uint64_t target_offset, size_t max_ranges,
-		   bool check, struct update_inputs *in, struct zu_plan *plan,
+		   bool check, bool precheck, struct update_inputs *in, struct zu_plan *plan,
 		   struct index_result *res)
 {
 	int r;
@@ -209,11 +249,89 @@ static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup
 	if (n && !src)
 		return zu_err_set(&ctx->err, -EINVAL, "sources missing");
 	r = open_sources(ctx, src, n, in);
-	if (r == 0 && target)
-		r = check_target(ctx, h, target, target_offset, in);
+	if (r == 0 && target && !check)
+		r = check_target(ctx, h, target, target_offset, NULL, in);
 	if (r == 0)
-		r = index_and_plan(ctx, h, src, in, max_ranges, check, plan, res);
+		r = index_and_plan(ctx, h, src, in, max_ranges, check, precheck,
+				   check ? target : NULL,
+				   target_offset, plan, res);
 	return r;
+}
+
+/* ---- the fine profile ---------------------------------------------------- */
+
+static bool fine_usable(const struct zu_header *h, const struct zu_plan *plan)
+{
+	return h->fine.valid && !h->has_dict && h->comp_type == ZU_COMP_ZSTD && plan->n_net > 0;
+}
+
+/*
+ * Fetches the piece tables of the missing chunks from url (the .zck's lead
+ * checked first, as for any fetch) and reads the sources for their pieces.
+ * *out_fine stays NULL when no missing chunk has a table (nothing to gain).
+ * *out_bytes0: the fetcher's byte count before the tables.
+ */
+static int fine_prepare(zckup_ctx *ctx, const char *url, const struct zu_header *h,
+			const struct zu_plan *plan, const struct update_inputs *in,
+			struct zu_fine **out_fine, struct zu_fetch **out_fetch,
+			struct zu_range **out_owned, uint64_t *out_bytes0)
+{
+	const struct zu_range *tr = NULL;
+	struct zu_progress pg = zu_api_progress(ctx);
+	struct zu_fine *fine = NULL;
+	uint64_t *sizes = NULL;
+	size_t ntr = 0;
+	int r;
+
+	*out_fine = NULL;
+	r = zu_fine_new(h, plan->locs, &fine, &tr, &ntr, &ctx->err);
+	if (r < 0 || ntr == 0)
+		goto out;
+	r = zu_api_start_fetch(ctx, url, h, tr, ntr, out_fetch, out_owned);
+	if (r < 0)
+		goto out;
+	*out_bytes0 = (*out_fetch)->bytes;
+	r = zu_fine_read_tables(fine, *out_fetch, &ctx->err);
+	if (r < 0)
+		goto out;
+	sizes = malloc((in->n ? in->n : 1) * sizeof(*sizes));
+	if (!sizes) {
+		r = zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < in->n; i++)
+		sizes[i] = in->ix[i].size;
+	r = zu_fine_index(fine, in->fds, sizes, in->n, &pg, &ctx->err);
+	if (r < 0)
+		goto out;
+	*out_fine = fine;
+	fine = NULL;
+out:
+	free(sizes);
+	zu_fine_free(fine);
+	return r;
+}
+
+static void fine_log(zckup_ctx *ctx, const struct zu_fine_stats *st)
+{
+	zu_api_log(ctx, ZCKUP_LOG_INFO,
+		   "fine: %zu piece tables (%" PRIu64 " bytes) read; of %zu pieces, %zu (%" PRIu64
+		   " bytes) are in the sources, %zu to fetch (%" PRIu64 " frame bytes); %zu "
+		   "malformed tables", st->n_chunks - st->n_bad_tables, st->table_bytes,
+		   st->n_pieces, st->n_reused, st->reused_bytes, st->n_fetched, st->frame_bytes,
+		   st->n_bad_tables);
+}
+
+struct fine_cb {
+	struct zu_fine *fine;
+	struct zu_fine_io io;
+};
+
+static int fine_net_chunk(void *user, size_t i, uint8_t *ubuf, struct zu_err *err)
+{
+	struct fine_cb *cb = user;
+
+	return zu_fine_net_chunk(cb->fine, &cb->io, i, ubuf, err);
 }
 
 ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
@@ -233,9 +351,27 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 	zp->target_offset = o->target_offset;
 	/* A plan reads nothing of a source with an index: its places stay unchecked. */
 	r = prepare(ctx, &zh->h, o->sources, o->n_sources, o->target, o->target_offset,
-		    o->max_ranges, false, &in, &zp->plan, &res);
+		    o->max_ranges, false, false, &in, &zp->plan, &res);
 	zp->source_bytes = res.source_bytes;
 	zp->n_index_located = res.n_index_located;
+	if (r == 0 && o->url && !o->no_fine && fine_usable(&zh->h, &zp->plan)) {
+		struct zu_fine *fine = NULL;
+		struct zu_fetch *fetch = NULL;
+		struct zu_range *owned = NULL;
+		uint64_t bytes0 = 0;
+
+		r = fine_prepare(ctx, o->url, &zh->h, &zp->plan, &in, &fine, &fetch, &owned,
+				 &bytes0);
+		if (r == 0 && fine) {
+			zu_fine_get_stats(fine, &zp->fine_st);
+			zp->fine = true;
+			fine_log(ctx, &zp->fine_st);
+		}
+		zu_fine_free(fine);
+		free(owned);
+		if (r < 0)
+			zu_api_fetcher_close(ctx);
+	}
 	inputs_close(&in);
 	if (r < 0) {
 		zckup_plan_free(zp);
@@ -272,6 +408,19 @@ ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stat
 	out->in_place_bytes = p->in_place_bytes;
 	out->wire_bytes_estimate = p->wire_estimate;
 	out->n_index_located = zp->n_index_located;
+	if (zp->fine) {
+		const struct zu_fine_stats *f = &zp->fine_st;
+
+		out->fine = 1;
+		out->fine_fetch_bytes = f->fetch_bytes;
+		out->fine_table_bytes = f->table_bytes;
+		out->n_pieces = f->n_pieces;
+		out->n_pieces_reused = f->n_reused;
+		out->pieces_reused_bytes = f->reused_bytes;
+		out->n_pieces_fetched = f->n_fetched;
+		out->pieces_frame_bytes = f->frame_bytes;
+		out->n_fine_ranges = f->n_ranges;
+	}
 }
 
 /* ZU_IN_PLACE locations hold the image offset; the public offset is the target's. */
@@ -409,11 +558,22 @@ static int open_dest(zckup_ctx *ctx, const struct zckup_apply_opts *o, struct zu
 	return zu_sink_user_open(o->sink, o->sink_user, sink, &ctx->err);
 }
 
+/* The caller's on_chunk; told counts chunks already told of, across a start-over. */
+struct relay {
+	const struct zckup_apply_opts *o;
+	size_t told;
+};
+
 static void relay_chunk(void *user, size_t i, const struct zu_seed_loc *l)
 {
-	const struct zckup_apply_opts *o = user;
-
+	struct relay *rl = user;
+	const struct zckup_apply_opts *o = rl->o;
 	enum zckup_origin origin = origin_of(l);
+
+	/* after a start-over (apply_once), chunks told of already are not told again */
+	if (i < rl->told)
+		return;
+	rl->told = i + 1;
 
 	/* No sentinel leaks out: in place is origin FROM_TARGET, source 0, its target offset. */
 	o->on_chunk(o->chunk_user, i, origin, origin == ZCKUP_FROM_SOURCE ? l->source : 0,
@@ -477,8 +637,27 @@ static int save_index(zckup_ctx *ctx, const struct zckup_apply_opts *o)
 	return 0;
 }
 
-ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
-			  struct zckup_apply_stats *out)
+/*
+ * Whether apply may leave the places that source index headers claim
+ * unchecked until it reads them (one read and one hash of each reused byte,
+ * not two): only where a stale place found half-way lets it start over, a
+ * raw target (what was written is verified and stays; the re-run compares
+ * it) or an atomic output (nothing is visible before commit). A stream
+ * (command, fd, caller's sink) cannot be taken back: those check first.
+ */
+static bool may_start_over(const struct zckup_apply_opts *o)
+{
+	return o->target || o->output;
+}
+
+/*
+ * One attempt at apply. Without precheck, a place from an index header that
+ * does not hold its chunk fails with *out_stale set (sink aborted, fetcher
+ * closed), and the caller starts over with precheck.
+ */
+static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool precheck,
+		      struct relay *rl, double t0, struct zckup_apply_stats *out,
+		      bool *out_stale)
 {
 	struct update_inputs in = { .target_fd = -1 };
 	struct zu_plan plan = ZU_PLAN_INIT;
@@ -488,13 +667,14 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	struct zu_fetch *fetch = NULL;
 	struct zu_range *lead_ranges = NULL;
 	struct index_result res = { 0 };
-	double t0 = now_seconds();
-	int r;
+	bool *unchecked = NULL;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct zu_fine *fine = NULL;
+	struct fine_cb fcb = { 0 };
+	uint64_t fine_bytes0 = 0;
+	int r = 0;
 
-	zu_err_clear(&ctx->err);
-	r = check_apply_opts(ctx, o);
-	if (r < 0)
-		return zu_api_fail(ctx, r);
+	*out_stale = false;
 	/* the downloader forks before indexing, so it shares none of the index's memory */
 	if (zu_fetch_is_remote(o->url)) {
 		r = zu_api_fetcher(ctx, o->url, &fetch);
@@ -504,14 +684,35 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	}
 	r = prepare(ctx, &o->header->h, o->sources, o->n_sources,
 		    o->target && !o->no_in_place ? o->target : NULL, o->target_offset,
-		    o->max_ranges, true, &in, &plan, &res);
+		    o->max_ranges, true, precheck, &in, &plan, &res);
 	if (r < 0)
 		goto out;
+	if (!precheck) {
+		unchecked = calloc(in.n ? in.n : 1, sizeof(*unchecked));
+		if (!unchecked) {
+			r = zu_err_set(&ctx->err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < in.n; i++)
+			unchecked[i] = in.ix[i].index != NULL;
+	}
 	zu_api_log(ctx, ZCKUP_LOG_INFO,
 		   "chunks: %zu in place, %zu from sources, %zu to fetch in %zu range%s",
 		   plan.n_in_place, plan.n_seed, plan.n_net, plan.n_ranges,
 		   plan.n_ranges == 1 ? "" : "s");
-	if (plan.n_ranges > 0) {
+	if (o->url && !o->no_fine && fine_usable(&o->header->h, &plan)) {
+		/* before the destination is opened, as below */
+		r = fine_prepare(ctx, o->url, &o->header->h, &plan, &in, &fine, &fetch,
+				 &lead_ranges, &fine_bytes0);
+		if (r < 0)
+			goto out;
+	}
+	if (fine) {
+		struct zu_fine_stats fst;
+
+		zu_fine_get_stats(fine, &fst);
+		fine_log(ctx, &fst);
+	} else if (plan.n_ranges > 0) {
 		if (!o->url) {
 			r = zu_err_set(&ctx->err, -EINVAL,
 				       "%zu chunks are missing from the sources and no URL "
@@ -533,30 +734,92 @@ ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 	ap.source_fds = in.fds;
 	ap.n_sources = in.n;
 	ap.fetch = fetch;
-	ap.fetch_started = fetch != NULL;
+	ap.fetch_started = fetch != NULL && !fine;
+	if (fine) {
+		fcb.fine = fine;
+		fcb.io = (struct zu_fine_io){ .fetch = fetch, .source_fds = in.fds,
+					      .n_sources = in.n, .max_ranges = o->max_ranges };
+		ap.net_chunk = fine_net_chunk;
+		ap.net_user = &fcb;
+	}
 	ap.sink = &sink;
 	ap.target_fd = in.target_fd;
 	ap.target_offset = o->target_offset;
 	ap.progress = zu_api_progress(ctx);
 	ap.lim = &ctx->lim;
+	ap.threads = ncpu > 0 ? (unsigned)ncpu : 1; /* online CPUs until ctx->threads is wired in */
+	ap.index_unchecked = unchecked;
 	if (o->on_chunk) {
 		ap.on_chunk = relay_chunk;
-		ap.chunk_user = (void *)o;
+		ap.chunk_user = rl;
 	}
 	r = zu_assemble_run(&ap, &st, &ctx->err);
+	*out_stale = r < 0 && st.index_stale;
 	if (r == 0 && o->save_index)
 		r = save_index(ctx, o);
 	if (r == 0 && out)
 		fill_stats(o, &st, fetch, &res, now_seconds() - t0, out);
+	if (r == 0 && out && fine) {
+		struct zu_fine_stats fst;
+
+		zu_fine_get_stats(fine, &fst);
+		out->fine = 1;
+		out->fetched_bytes = fetch->bytes - fine_bytes0;
+		if (!fetch->ops->whole_batch) {
+			out->n_requests = fetch->n_requests;
+			out->n_ranges = fetch->n_ranges_total;
+		}
+		out->n_pieces_reused = fst.n_reused;
+		out->pieces_reused_bytes = fst.reused_bytes;
+		out->n_pieces_fetched = fst.n_fetched;
+		out->pieces_fetched_bytes = fst.fetched_piece_bytes;
+		out->piece_table_bytes = fst.table_bytes;
+		out->n_fine_fallback = fst.n_fallback;
+		out->n_bad_piece_tables = fst.n_bad_tables;
+		if (fst.n_fallback)
+			zu_api_log(ctx, ZCKUP_LOG_WARNING,
+				   "fine: %zu chunks rebuilt from pieces did not match their digest "
+				   "(a source changed, or the piece tables lie): fetched whole "
+				   "(%" PRIu64 " bytes) and verified", fst.n_fallback,
+				   fst.fallback_bytes);
+	}
 out:
+	zu_fine_free(fine);
 	zu_sink_free(&sink);
 	if (r < 0 && fetch)
 		zu_api_fetcher_close(ctx); /* the downloader may be mid-job or gone */
 	free(lead_ranges);
+	free(unchecked);
 	zu_plan_fini(&plan);
 	inputs_close(&in);
+	return r;
+}
+
+ZCKUP_API int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
+			  struct zckup_apply_stats *out)
+{
+	struct relay rl = { .o = o };
+	double t0 = now_seconds();
+	bool precheck, stale = false;
+	int r;
+
+	zu_err_clear(&ctx->err);
+	r = check_apply_opts(ctx, o);
+	if (r < 0)
+		return zu_api_fail(ctx, r);
+	precheck = !may_start_over(o);
+	r = apply_once(ctx, o, precheck, &rl, t0, out, &stale);
+	if (stale && !precheck) {
+		/* rare: a source changed since its index was made */
+		zu_api_log(ctx, ZCKUP_LOG_INFO, "%s: checking every place index headers claim, "
+			   "then starting over", ctx->err.msg);
+		zu_err_clear(&ctx->err);
+		r = apply_once(ctx, o, true, &rl, t0, out, &stale);
+	}
 	return r < 0 ? zu_api_fail(ctx, r) : 0;
 }
+
+
 
 /* ---- filesystem size ----------------------------------------------------- */
 

@@ -3,13 +3,15 @@
  * assemble - the driver loop of apply. Walks the target chunks in order: SEED
  * chunks are read back from their source and re-verified, NET chunks come from
  * the fetcher, are checked against their compressed digest, decompressed and
- * verified. Only verified bytes reach the sink; at the end the whole-image
- * digest is checked (when the header has one) before the sink commits.
- * Memory: a few chunk buffers, whatever the image size.
+ * verified, on worker threads ahead of the writer. Only verified bytes reach
+ * the sink, in image order; the whole-image digest is computed alongside and
+ * checked (when the header has one) before the sink commits. Memory: a fixed
+ * ring of chunk buffers (8 MiB, or 4 of the largest chunk), whatever the image size.
  */
 #ifndef ZU_ASSEMBLE_H
 #define ZU_ASSEMBLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +28,14 @@ struct zu_assemble_params {
 	const struct zu_plan *plan;
 	const int *source_fds;     /* borrowed; indexed by zu_seed_loc.source */
 	size_t n_sources;
+	/*
+	 * NULL, or per source: its places come from an index header and were not
+	 * checked before (zu_index_check). One that does not hold its chunk (or
+	 * lies past the source's end) fails with -EILSEQ and sets
+	 * zu_assemble_stats.index_stale: the caller checks every place and
+	 * starts over.
+	 */
+	const bool *index_unchecked;
 	struct zu_fetch *fetch;    /* may be NULL when the plan has no NET chunk */
 	bool fetch_started;        /* all of the plan's ranges are asked for already, as one
 				      batch (whatever came before them read) */
@@ -34,9 +44,17 @@ struct zu_assemble_params {
 	uint64_t target_offset;    /* the image starts here in the target */
 	struct zu_progress progress; /* ZU_PHASE_WRITE, total = image bytes */
 	const struct zu_limits *lim;
+	unsigned threads;          /* worker threads reading and verifying ahead; 0 = online CPUs */
 	/* optional: told of each chunk once it is verified and passed on */
 	void (*on_chunk)(void *user, size_t index, const struct zu_seed_loc *loc);
 	void *chunk_user;
+	/*
+	 * optional: makes the NET chunks instead of the plan's ranges (the fine
+	 * profile, fine_apply.h): writes chunk index's bytes into ubuf
+	 * (max_chunk_len bytes); they are verified here all the same.
+	 */
+	int (*net_chunk)(void *user, size_t index, uint8_t *ubuf, struct zu_err *err);
+	void *net_user;
 };
 
 struct zu_assemble_stats {
@@ -47,6 +65,7 @@ struct zu_assemble_stats {
 	uint64_t written_bytes;    /* handed to the sink */
 	size_t n_seed, n_net, n_in_place;
 	size_t n_requests, n_ranges;
+	bool index_stale;          /* failed at a place of an unchecked index header */
 };
 
 /* On any failure the sink is aborted; on success it is committed. */

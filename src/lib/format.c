@@ -205,6 +205,16 @@ static int parse_elements(struct rd *r, struct zu_header *h)
 		ret = rd_bytes(r, size, "optional element data", &data);
 		if (ret < 0)
 			return ret;
+		if (id == ZU_ELEM_FINE) {
+			if (h->fine.valid)
+				return zu_err_set(r->err, -EBADMSG,
+						  "optional element 0x%" PRIx64 " (fine layout) at "
+						  "offset %zu: given twice", id, at);
+			ret = zu_fine_elem_parse(data, size, &h->fine, r->err);
+			if (ret < 0)
+				return zu_err_prefix(r->err, "optional element at offset %zu", at);
+			continue;
+		}
 		if (id != ZU_ELEM_IMAGE_SHA256)
 			continue; /* unknown ids are skipped, as zchunk readers do */
 		if (size != ZU_DIGEST_LEN || h->has_image_digest)
@@ -559,14 +569,20 @@ static void put_zeros(struct wr *w, size_t n)
 
 static uint64_t build_flags(const struct zu_header_params *p)
 {
-	return ZU_FLAG_UNCOMPRESSED | (p->image_digest ? ZU_FLAG_OPTIONAL_ELEMENTS : 0);
+	return ZU_FLAG_UNCOMPRESSED |
+	       (p->image_digest || p->fine ? ZU_FLAG_OPTIONAL_ELEMENTS : 0);
 }
 
 /* Bytes of the index after its size field; -EOVERFLOW when they cannot be counted. */
 static int index_body_len(const struct zu_header_params *p, uint64_t *out, struct zu_err *err)
 {
 	uint64_t len = zu_cint_len(ZU_HASH_SHA256) + zu_cint_len((uint64_t)p->n_chunks + 1) +
-		       2 * ZU_DIGEST_LEN + 2;
+		       2 * ZU_DIGEST_LEN;
+
+	if (p->dict)
+		len += zu_cint_len(p->dict->comp_len) + zu_cint_len(p->dict->len);
+	else
+		len += 2;
 
 	for (size_t i = 0; i < p->n_chunks; i++) {
 		const struct zu_chunk *c = &p->chunks[i];
@@ -580,30 +596,31 @@ static int index_body_len(const struct zu_header_params *p, uint64_t *out, struc
 	return 0;
 }
 
+static void put_entry(struct wr *w, const struct zu_chunk *c)
+{
+	/* A chunk built without digests (tests, sizes only) gets zeros. */
+	if (c->digest)
+		put_bytes(w, c->digest, ZU_DIGEST_LEN);
+	else
+		put_zeros(w, ZU_DIGEST_LEN);
+	if (c->udigest)
+		put_bytes(w, c->udigest, ZU_DIGEST_LEN);
+	else
+		put_zeros(w, ZU_DIGEST_LEN);
+	put_cint(w, c->comp_len);
+	put_cint(w, c->len);
+}
+
 static void put_index(struct wr *w, const struct zu_header_params *p, uint64_t body_len)
 {
+	static const struct zu_chunk no_dict = { 0 }; /* all zeros with zero lengths */
+
 	put_cint(w, body_len);
 	put_cint(w, ZU_HASH_SHA256);
 	put_cint(w, (uint64_t)p->n_chunks + 1);
-	/* No dictionary: its entry is all zeros with zero lengths. */
-	put_zeros(w, 2 * ZU_DIGEST_LEN);
-	put_cint(w, 0);
-	put_cint(w, 0);
-	for (size_t i = 0; i < p->n_chunks; i++) {
-		const struct zu_chunk *c = &p->chunks[i];
-
-		/* A chunk built without digests (tests, sizes only) gets zeros. */
-		if (c->digest)
-			put_bytes(w, c->digest, ZU_DIGEST_LEN);
-		else
-			put_zeros(w, ZU_DIGEST_LEN);
-		if (c->udigest)
-			put_bytes(w, c->udigest, ZU_DIGEST_LEN);
-		else
-			put_zeros(w, ZU_DIGEST_LEN);
-		put_cint(w, c->comp_len);
-		put_cint(w, c->len);
-	}
+	put_entry(w, p->dict ? p->dict : &no_dict);
+	for (size_t i = 0; i < p->n_chunks; i++)
+		put_entry(w, &p->chunks[i]);
 }
 
 int zu_header_build(const struct zu_header_params *p, uint8_t **out, size_t *out_len,
@@ -623,9 +640,14 @@ int zu_header_build(const struct zu_header_params *p, uint8_t **out, size_t *out
 	if (ret < 0)
 		return ret;
 	preface = ZU_DIGEST_LEN + zu_cint_len(flags) + zu_cint_len(ZU_COMP_ZSTD);
+	if (p->image_digest || p->fine)
+		preface += zu_cint_len(2);
 	if (p->image_digest)
-		preface += zu_cint_len(1) + zu_cint_len(ZU_ELEM_IMAGE_SHA256) +
-			   zu_cint_len(ZU_DIGEST_LEN) + ZU_DIGEST_LEN;
+		preface += zu_cint_len(ZU_ELEM_IMAGE_SHA256) + zu_cint_len(ZU_DIGEST_LEN) +
+			   ZU_DIGEST_LEN;
+	if (p->fine)
+		preface += zu_cint_len(ZU_ELEM_FINE) + zu_cint_len(ZU_FINE_ELEM_LEN) +
+			   ZU_FINE_ELEM_LEN;
 	index = zu_cint_len(body) + body;
 	/* The signature count (0) takes one byte. */
 	if (zu_add_overflow(index, preface + 1, &size) ||
@@ -643,11 +665,20 @@ int zu_header_build(const struct zu_header_params *p, uint8_t **out, size_t *out
 	put_zeros(&w, ZU_DIGEST_LEN); /* data checksum: zck -u writes zeros */
 	put_cint(&w, flags);
 	put_cint(&w, ZU_COMP_ZSTD);
+	if (p->image_digest || p->fine)
+		put_cint(&w, (uint64_t)!!p->image_digest + !!p->fine);
 	if (p->image_digest) {
-		put_cint(&w, 1);
 		put_cint(&w, ZU_ELEM_IMAGE_SHA256);
 		put_cint(&w, ZU_DIGEST_LEN);
 		put_bytes(&w, p->image_digest, ZU_DIGEST_LEN);
+	}
+	if (p->fine) {
+		uint8_t e[ZU_FINE_ELEM_LEN];
+
+		zu_fine_elem_write(p->fine, e);
+		put_cint(&w, ZU_ELEM_FINE);
+		put_cint(&w, ZU_FINE_ELEM_LEN);
+		put_bytes(&w, e, ZU_FINE_ELEM_LEN);
 	}
 	put_index(&w, p, body);
 	put_cint(&w, 0);

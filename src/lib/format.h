@@ -14,6 +14,7 @@
 
 #include "cint.h"
 #include "err.h"
+#include "fine.h"
 #include "zu_limits.h"
 
 #define ZU_DIGEST_LEN 32
@@ -76,6 +77,7 @@ struct zu_header {
 	uint64_t max_chunk_len;    /* largest len or comp_len of any entry */
 	bool has_image_digest;
 	uint8_t image_digest[ZU_DIGEST_LEN];
+	struct zu_fine_layout fine; /* fine.h; .valid when the header has the element */
 	size_t n_signatures;
 };
 
@@ -125,13 +127,17 @@ struct zu_header_params {
 	const struct zu_chunk *chunks; /* data chunks (digest, udigest, comp_len, len used) */
 	size_t n_chunks;
 	const uint8_t *image_digest;   /* NULL: no zckup optional element */
+	const struct zu_fine_layout *fine; /* NULL: no fine layout element */
 	bool detached;                 /* write "\0ZHR1" instead of "\0ZCK1" */
+	/* Index entry 0 (digest, udigest, comp_len, len used); NULL: no dict (all zeros). */
+	const struct zu_chunk *dict;
 };
 
 /*
  * Serialises a header with ZU_FLAG_UNCOMPRESSED set (and ZU_FLAG_OPTIONAL_ELEMENTS
  * when image_digest is given),
- * SHA-256 lead and chunk checksums, zstd compression, no dict, no signatures,
+ * SHA-256 lead and chunk checksums, zstd compression, the dict entry when
+ * given (the dict itself goes first in the body), no signatures,
  * data checksum all zeros (as `zck -u -h sha256` writes). Returns a new
  * malloc'd buffer in *out (free()), its length in *out_len.
  */

@@ -34,7 +34,8 @@ static int ip_window(struct ip_run *x, uint64_t off, size_t len, const uint8_t *
 		*out = x->buf + (off - x->base);
 		return 0;
 	}
-	want = x->cap;
+	/* checking a few chunks here and there: read those, not the blocks around them */
+	want = x->p->only ? len : x->cap;
 	if (x->p->target_size - x->p->target_offset - off < want)
 		want = (size_t)(x->p->target_size - x->p->target_offset - off);
 	r = zu_io_pread_full(x->p->target_fd, x->buf, want, x->p->target_offset + off, err);
@@ -84,11 +85,13 @@ int zu_inplace_scan(const struct zu_inplace_params *p, bool *out_in_place, uint6
 	if (!x.buf)
 		return zu_err_set(err, -ENOMEM, "cannot allocate %zu bytes", x.cap);
 	r = zu_sha256_init(&x.sha, err);
-	posix_fadvise(p->target_fd, (off_t)p->target_offset, (off_t)avail, POSIX_FADV_SEQUENTIAL);
+	if (!p->only)
+		posix_fadvise(p->target_fd, (off_t)p->target_offset, (off_t)avail,
+			      POSIX_FADV_SEQUENTIAL);
 	for (size_t i = 0; r == 0 && i < h->n_chunks; i++) {
 		const struct zu_chunk *c = &h->chunks[i];
 
-		if (c->len == 0)
+		if (c->len == 0 || (p->only && !p->only[i]))
 			continue;
 		/* A target shorter than the image (an interrupted file) holds a prefix. */
 		if (c->image_offset + c->len > avail)

@@ -23,6 +23,12 @@ struct zu_inplace_params {
 	uint64_t target_offset; /* the image starts here in the target */
 	uint64_t target_size;   /* readable bytes of the target */
 	struct zu_progress progress; /* ZU_PHASE_CHECK */
+	/*
+	 * NULL: check every chunk. Else check only chunks i with only[i] set
+	 * (apply checks only what it would otherwise fetch; it compares the rest
+	 * with the target while it writes): each is read alone, not the target.
+	 */
+	const bool *only;
 };
 
 /*

@@ -25,6 +25,7 @@
 
 #include "chunker.h"
 #include "cint.h"
+#include "fine_make.h"
 #include "hash.h"
 #include "io.h"
 
@@ -47,6 +48,7 @@ enum mk_state { MK_FREE, MK_FILLED, MK_BUSY, MK_DONE };
 struct mk_slot {
 	enum mk_state state;
 	int ret;       /* worker's result; the message is in mk_pipe.werr */
+	uint64_t uoff; /* image offset of the chunk (the fine profile cuts pieces there) */
 	size_t ulen;
 	size_t clen;
 	uint8_t *ubuf; /* ZU_CHUNKER_MAX bytes */
@@ -64,6 +66,8 @@ struct mk_pipe {
 	size_t n_slots;
 	size_t ccap;
 	int level;
+	const struct zu_fine_layout *fine; /* NULL: one frame per chunk */
+	const ZSTD_CDict *cdict; /* NULL: no dictionary */
 	uint64_t filled;  /* sequence number of the next slot the main thread submits */
 	uint64_t taken;   /* ... a worker takes */
 	uint64_t written; /* ... the main thread writes */
@@ -78,6 +82,7 @@ struct mk_worker {
 	struct mk_pipe *pipe;
 	ZSTD_CCtx *cctx;
 	struct zu_sha256 sha;
+	struct zu_sha256 piece_sha; /* fine profile */
 	struct zu_err err;
 };
 
@@ -98,8 +103,11 @@ struct mk_run {
 	size_t n_chunks;
 	size_t cap_chunks;
 	struct zu_limits lim; /* the limits apply enforces: make writes nothing it would refuse */
+	const struct zu_fine_layout *fine; /* NULL: compat profile */
 	uint64_t header_est;  /* header bytes so far, an upper bound (MK_HEADER_FIXED + entries) */
 	uint64_t image_len_done; /* image bytes in the chunk table (for messages) */
+	uint64_t chunk_start;    /* image bytes handed to slots so far */
+	struct zu_dict dict;     /* its frame starts the body */
 };
 
 /* ---- workers ------------------------------------------------------------- */
@@ -116,6 +124,13 @@ static int mk_compress(struct mk_worker *w, struct mk_slot *s, size_t ccap)
 		r = zu_sha256_final(&w->sha, s->udigest, &w->err);
 	if (r < 0)
 		return r;
+	if (w->pipe->fine) {
+		r = zu_fine_compress(w->pipe->fine, w->cctx, &w->piece_sha, s->uoff, s->ubuf,
+				     s->ulen, s->cbuf, ccap, &s->clen, &w->err);
+		if (r < 0)
+			return r;
+		return zu_sha256_buf(s->cbuf, s->clen, s->digest, &w->err);
+	}
 	n = ZSTD_compress2(w->cctx, s->cbuf, ccap, s->ubuf, s->ulen);
 	if (ZSTD_isError(n))
 		return zu_err_set(&w->err, -EIO, "zstd compression of %zu bytes failed: %s", s->ulen,
@@ -169,10 +184,14 @@ static int mk_worker_init(struct mk_worker *w, struct mk_pipe *pp, struct zu_err
 		z = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
 	if (!ZSTD_isError(z))
 		z = ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);
+	if (!ZSTD_isError(z) && pp->cdict)
+		z = ZSTD_CCtx_refCDict(w->cctx, pp->cdict);
 	if (ZSTD_isError(z))
 		return zu_err_set(err, -EINVAL, "zstd level %d: %s", pp->level,
 				  ZSTD_getErrorName(z));
 	r = zu_sha256_init(&w->sha, err);
+	if (r == 0 && pp->fine)
+		r = zu_sha256_init(&w->piece_sha, err);
 	if (r < 0)
 		return r;
 	r = pthread_create(&w->thread, NULL, mk_worker_main, w);
@@ -185,14 +204,17 @@ static int mk_worker_init(struct mk_worker *w, struct mk_pipe *pp, struct zu_err
 /* ---- the slot ring --------------------------------------------------------- */
 
 /* Always leaves the lock and conditions initialised; mk_pipe_fini() undoes it. */
-static int mk_pipe_init(struct mk_pipe *pp, size_t n_slots, int level, struct zu_err *err)
+static int mk_pipe_init(struct mk_pipe *pp, size_t n_slots, int level,
+			const struct zu_fine_layout *fine, struct zu_err *err)
 {
 	memset(pp, 0, sizeof(*pp));
 	pthread_mutex_init(&pp->lock, NULL);
 	pthread_cond_init(&pp->work, NULL);
 	pthread_cond_init(&pp->done, NULL);
 	pp->level = level;
-	pp->ccap = ZSTD_compressBound(ZU_CHUNKER_MAX);
+	pp->fine = fine;
+	pp->ccap = fine ? zu_fine_comp_bound(fine, ZU_CHUNKER_MAX)
+			: ZSTD_compressBound(ZU_CHUNKER_MAX);
 	pp->slots = calloc(n_slots, sizeof(*pp->slots));
 	if (!pp->slots)
 		return zu_err_set(err, -ENOMEM, "cannot allocate %zu chunk slots", n_slots);
@@ -239,20 +261,22 @@ static void mk_workers_stop(struct mk_run *m, bool abort)
 			pthread_join(w->thread, NULL);
 		ZSTD_freeCCtx(w->cctx);
 		zu_sha256_fini(&w->sha);
+		zu_sha256_fini(&w->piece_sha);
 	}
 	free(m->workers);
 	m->workers = NULL;
 }
 
-static int mk_workers_start(struct mk_run *m, int threads, int level, struct zu_err *err)
+static int mk_workers_start(struct mk_run *m, const struct zu_make_params *p, struct zu_err *err)
 {
-	size_t n = (size_t)threads;
+	size_t n = (size_t)p->threads;
 	int r;
 
-	r = mk_pipe_init(&m->pipe, n * MK_SLOTS_PER_THREAD, level, err);
+	r = mk_pipe_init(&m->pipe, n * MK_SLOTS_PER_THREAD, p->level, p->fine, err);
 	m->pipe_ready = true;
 	if (r < 0)
 		return r;
+	m->pipe.cdict = m->dict.cdict;
 	m->workers = calloc(n, sizeof(*m->workers));
 	if (!m->workers)
 		return zu_err_set(err, -ENOMEM, "cannot allocate %zu workers", n);
@@ -409,6 +433,7 @@ static int mk_append(struct mk_run *m, const uint8_t *p, size_t n, struct zu_err
 		}
 		s->ulen = 0;
 		s->ret = 0;
+		s->uoff = m->chunk_start;
 		m->cur = s;
 	}
 	if (n > ZU_CHUNKER_MAX - m->cur->ulen)
@@ -416,6 +441,7 @@ static int mk_append(struct mk_run *m, const uint8_t *p, size_t n, struct zu_err
 				  ZU_CHUNKER_MAX);
 	memcpy(m->cur->ubuf + m->cur->ulen, p, n);
 	m->cur->ulen += n;
+	m->chunk_start += n;
 	return 0;
 }
 
@@ -658,7 +684,9 @@ static int mk_build_headers(const struct mk_run *m, const uint8_t *image_digest,
 		.chunks = m->chunks,
 		.n_chunks = m->n_chunks,
 		.image_digest = image_digest,
+		.fine = m->fine,
 		.detached = false,
+		.dict = m->dict.frame ? &m->dict.entry : NULL,
 	};
 	int r;
 
@@ -682,6 +710,10 @@ static int mk_check_params(const struct zu_make_params *p, struct zu_err *err)
 	if (p->header_out && strcmp(p->header_out, p->output) == 0)
 		return zu_err_set(err, -EINVAL, "%s: header and output are the same path",
 				  p->output);
+	/* The fine profile's pieces are decoded one frame at a time without a dictionary. */
+	if (p->fine && p->dict.mode != ZU_DICT_NONE)
+		return zu_err_set(err, -EINVAL,
+				  "the fine profile takes no dictionary: --profile fine or --dict");
 	/* Same file under other names too (links, a loop device showing it). */
 	const char *paths[3] = { p->image, p->output, p->header_out };
 	const char *names[3] = { "image", "output", "header" };
@@ -744,8 +776,14 @@ static int mk_make_body(struct mk_run *m, const struct zu_make_params *p, int fd
 	r = zu_sha256_init(&m->image_sha, err);
 	if (r == 0)
 		r = mk_open_body(p->output, &m->body_fd, err);
+	if (r == 0 && m->dict.frame) {
+		r = zu_io_write_full(m->body_fd, m->dict.frame, m->dict.frame_len, err);
+		if (r < 0)
+			zu_err_prefix(err, "temporary body file");
+		m->body_len = m->dict.frame_len;
+	}
 	if (r == 0)
-		r = mk_workers_start(m, p->threads, p->level, err);
+		r = mk_workers_start(m, p, err);
 	if (r == 0)
 		r = mk_read_image(m, fd, p, total, err);
 	mk_workers_stop(m, r < 0);
@@ -777,10 +815,16 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 		m.lim = def;
 	}
 	m.header_est = MK_HEADER_FIXED;
+	m.fine = p->fine;
 	r = zu_io_open_ro(p->image, &fd, err);
 	if (r < 0)
 		goto out;
 	r = mk_check_size(&m, p, fd, err);
+	if (r == 0) {
+		const struct zu_dict_source ds = { p->image, fd, p->level, p->threads, &m.lim };
+
+		r = zu_make_dict_prepare(&p->dict, &ds, &m.dict, err);
+	}
 	if (r == 0)
 		r = mk_make_body(&m, p, fd, image_digest, err);
 	if (r == 0) {
@@ -803,6 +847,11 @@ int zu_make_run(const struct zu_make_params *p, struct zu_make_result *out, stru
 	out->n_chunks = m.n_chunks;
 	memcpy(out->image_digest, image_digest, ZU_DIGEST_LEN);
 	memcpy(out->header_digest, header_digest, ZU_DIGEST_LEN);
+	out->dict_len = m.dict.len;
+	out->dict_comp_len = m.dict.frame_len;
+	out->dict_samples = m.dict.n_samples;
+	out->dict_saved = m.dict.saved_estimate;
+	out->dict_skipped = m.dict.skipped;
 out:
 	mk_workers_stop(&m, true);
 	if (m.pipe_ready)
@@ -814,6 +863,7 @@ out:
 		close(fd);
 	free(m.chunks);
 	free(m.digests);
+	zu_make_dict_fini(&m.dict);
 	free(h.full);
 	free(h.detached);
 	return r;

@@ -3,6 +3,8 @@
 
 gen.py image SEED SIZE OUT      mixed content: random, text-like, zero runs
 gen.py random SEED SIZE OUT     pseudo-random bytes
+gen.py records SEED SIZE OUT    package-list-like text records: the same keys in every
+                                chunk, which a zstd dictionary learns (make --dict tests)
 gen.py edit KIND SEED IN OUT    a realistic edit of IN:
         insert  - 4000 new bytes at 3/7 of the file
         delete  - 5000 bytes removed at 1/5
@@ -41,6 +43,21 @@ def image(rng, size):
     return bytes(out[:size])
 
 
+def records(rng, size):
+    keys = [b"package", b"version", b"architecture", b"maintainer", b"depends",
+            b"description", b"installed-size", b"section", b"priority", b"homepage",
+            b"filename", b"sha256"]
+    names = [b"libfoo", b"bar", b"zstd", b"kernel", b"udev", b"ssl"]
+    out = bytearray()
+    while len(out) < size:
+        for k in keys:
+            if rng.random() < 0.8:
+                out += b"%s: %s-%d.%d\n" % (k, rng.choice(names), rng.randrange(100),
+                                           rng.randrange(1000))
+        out += b"%08x\n\n" % rng.getrandbits(32)
+    return bytes(out[:size])
+
+
 def edit(kind, rng, data):
     n = len(data)
     if kind == "insert":
@@ -65,10 +82,11 @@ def edit(kind, rng, data):
 
 def main():
     cmd = sys.argv[1]
-    if cmd in ("image", "random"):
+    if cmd in ("image", "random", "records"):
         rng = random.Random(int(sys.argv[2]))
         size = int(sys.argv[3])
-        data = image(rng, size) if cmd == "image" else rand_bytes(rng, size)
+        gen = {"image": image, "random": rand_bytes, "records": records}[cmd]
+        data = gen(rng, size)
         open(sys.argv[4], "wb").write(data)
     elif cmd == "edit":
         rng = random.Random(int(sys.argv[3]))

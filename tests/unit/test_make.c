@@ -310,6 +310,105 @@ static void make_output_is_identical_for_one_two_and_five_threads(void **state)
 	unlink(o5);
 }
 
+static void make_dict_ok(const char *image, const char *out, const struct zu_dict_params *d,
+			 int threads, struct zu_make_result *res)
+{
+	struct zu_make_params p = {
+		.image = image, .output = out, .level = 3, .threads = threads, .dict = *d,
+	};
+	struct zu_err err = ZU_ERR_INIT;
+	int r = zu_make_run(&p, res, &err);
+
+	if (r < 0)
+		fail_msg("zu_make_run: %d %s", r, err.msg);
+}
+
+/* The dictionary is index entry 0 and the body's first frame (as zck -D), every chunk needs it. */
+static void make_with_dict_file_stores_it_first_and_compresses_every_chunk_with_it(void **state)
+{
+	struct fixture *f = *state;
+	struct zu_dict_params dp = { .mode = ZU_DICT_FILE };
+	struct zu_make_result r1, r4;
+	struct zu_header h = ZU_HEADER_INIT;
+	const size_t dict_len = 32768;
+	char dpath[256], o1[256], o4[256];
+	uint8_t d[ZU_DIGEST_LEN], *b1, *b4, *u;
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+	size_t n1, n4, n;
+
+	path_in(f, "raw.dict", dpath, sizeof(dpath));
+	path_in(f, "d1.zck", o1, sizeof(o1));
+	path_in(f, "d4.zck", o4, sizeof(o4));
+	write_file(dpath, f->bytes + (2u << 20), dict_len);
+	dp.path = dpath;
+	make_dict_ok(f->image, o1, &dp, 1, &r1);
+	make_dict_ok(f->image, o4, &dp, 4, &r4);
+	b1 = read_file(o1, &n1);
+	b4 = read_file(o4, &n4);
+	assert_int_equal(n1, n4);
+	assert_memory_equal(b1, b4, n1);
+	assert_int_equal(r1.dict_len, dict_len);
+	parse(&h, b1, n1);
+	assert_true(h.has_dict);
+	assert_int_equal(h.dict.len, dict_len);
+	assert_int_equal(h.dict.comp_len, r1.dict_comp_len);
+	assert_int_equal(h.dict.file_offset, h.raw_len);
+	sha("", 0, d);
+	assert_memory_equal(h.dict.udigest, d, sizeof(d)); /* what zck writes */
+	sha(b1 + h.dict.file_offset, h.dict.comp_len, d);
+	assert_memory_equal(h.dict.digest, d, sizeof(d));
+	u = malloc(ZU_CHUNKER_MAX + dict_len);
+	assert_non_null(u);
+	n = ZSTD_decompress(u, dict_len, b1 + h.dict.file_offset, h.dict.comp_len);
+	assert_int_equal(n, dict_len);
+	assert_memory_equal(u, f->bytes + (2u << 20), dict_len);
+	for (size_t i = 0; i < h.n_chunks; i++) {
+		const struct zu_chunk *c = &h.chunks[i];
+
+		n = ZSTD_decompress_usingDict(dctx, u + dict_len, ZU_CHUNKER_MAX,
+					      b1 + c->file_offset, c->comp_len, u, dict_len);
+		assert_int_equal(n, c->len);
+		assert_memory_equal(u + dict_len, f->bytes + c->image_offset, n);
+	}
+	free(u);
+	free(b1);
+	free(b4);
+	zu_header_fini(&h);
+	ZSTD_freeDCtx(dctx);
+	unlink(o1);
+	unlink(o4);
+}
+
+/* auto stores a dictionary, or none and says why; a size without auto is misuse. */
+static void make_with_dict_auto_stores_one_or_says_why_not(void **state)
+{
+	struct fixture *f = *state;
+	struct zu_dict_params dp = { .mode = ZU_DICT_AUTO, .size = 16384 };
+	struct zu_make_params p = { .image = f->image, .level = 3, .threads = 2 };
+	struct zu_make_result res;
+	struct zu_header h = ZU_HEADER_INIT;
+	struct zu_err err = ZU_ERR_INIT;
+	char out[256];
+	uint8_t *b;
+	size_t n;
+
+	path_in(f, "auto.zck", out, sizeof(out));
+	make_dict_ok(f->image, out, &dp, 2, &res);
+	b = read_file(out, &n);
+	parse(&h, b, n);
+	assert_int_equal(h.has_dict, res.dict_len > 0);
+	assert_true(res.dict_len > 0 || res.dict_skipped != NULL);
+	assert_true(res.dict_samples > 0);
+	zu_header_fini(&h);
+	free(b);
+	p.output = out;
+	p.dict = (struct zu_dict_params){ .mode = ZU_DICT_FILE, .path = out, .size = 4096 };
+	assert_int_equal(zu_make_run(&p, &res, &err), -EINVAL);
+	p.dict = (struct zu_dict_params){ .mode = ZU_DICT_AUTO, .size = 100 };
+	assert_int_equal(zu_make_run(&p, &res, &err), -EINVAL);
+	unlink(out);
+}
+
 static void make_missing_image_fails_and_leaves_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -626,6 +725,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(make_writes_zck_whose_chunks_rebuild_the_image),
 		cmocka_unit_test(make_output_is_identical_for_one_two_and_five_threads),
+		cmocka_unit_test(make_with_dict_file_stores_it_first_and_compresses_every_chunk_with_it),
+		cmocka_unit_test(make_with_dict_auto_stores_one_or_says_why_not),
 		cmocka_unit_test(make_missing_image_fails_and_leaves_nothing),
 		cmocka_unit_test(make_into_missing_directory_fails_and_leaves_nothing),
 		cmocka_unit_test(make_empty_image_gives_zero_chunks),

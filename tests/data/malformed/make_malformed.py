@@ -135,3 +135,16 @@ write('image-digest-twice.zck',
 write('optional-count-huge.zck', build(mutated(flags=cint(6), opt=cint(1 << 30))))
 write('signature-data-truncated.zck', build(mutated(sigs=cint(1) + cint(1) + cint(100) + b'abc')))
 write('trailing-bytes.zck', build(mutated(sigs=cint(0) + b'\0')))
+# zckup's fine layout element 0x7a76: version, log2 piece size, digest bytes, length bytes.
+def fine_elem(data, count=1):
+    return cint(count) + (cint(0x7a76) + cint(len(data)) + data) * count
+
+
+write('fine-elem-wrong-size.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10'))))
+write('fine-elem-version-2.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x0c\x10\x02'))))
+write('fine-elem-piece-2p30.zck',
+      build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x1e\x10\x02'))))
+write('fine-elem-digest-4.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x04\x02'))))
+write('fine-elem-len-bytes-3.zck',
+      build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10\x03'))))
+write('fine-elem-twice.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10\x02', 2))))

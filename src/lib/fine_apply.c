@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fine_apply - device side of the fine profile (fine_apply.h). Nothing read
+ * from a table is trusted: its lengths are checked before use (fine.c), its
+ * digests only steer where bytes are taken from, and every rebuilt chunk must
+ * match the header's uncompressed digest before it is handed on.
+ */
+#include "config.h"
+
+#include "fine_apply.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunker.h"
+#include "decomp.h"
+#include "fine.h"
+#include "hash.h"
+#include "io.h"
+
+#define FA_READ_BUF (1u << 20)  /* source reads; a multiple of every piece size */
+#define FA_WINDOW_BYTES (4u << 20)
+#define FA_GAP 256u             /* merge frames closer than this (plan.c's reasoning) */
+#define FA_NONE UINT32_MAX
+
+struct fa_chunk {
+	size_t index;       /* target chunk */
+	size_t first;       /* first piece in zu_fine.pieces */
+	uint32_t n;         /* pieces */
+	uint32_t table_len;
+	size_t table_off;   /* in zu_fine.tables */
+	bool whole;         /* fetch the whole chunk: no usable table */
+	uint64_t buf_off;   /* whole: where the chunk is in the window */
+};
+
+struct fa_piece {
+	uint64_t frame_off; /* in the .zck */
+	uint64_t buf_off;   /* in the window, when fetched */
+	uint32_t frame_len;
+	uint32_t len;       /* uncompressed */
+	uint32_t start;     /* within its chunk */
+	uint32_t slot;      /* in the wanted set */
+};
+
+struct fa_want {
+	const uint8_t *digest; /* NULL: empty slot */
+	uint32_t len;
+	uint32_t source;       /* ZU_NO_SOURCE until found */
+	uint64_t offset;
+};
+
+struct zu_fine {
+	const struct zu_header *h;
+	const struct zu_fine_layout *lay;
+	struct fa_chunk *fc;
+	size_t n_fc;
+	struct fa_piece *pieces;
+	size_t n_pieces;
+	uint8_t *tables;
+	size_t tables_len;
+	struct zu_range *tranges;
+	size_t n_tranges;
+	struct fa_want *set;
+	size_t set_mask;
+	size_t cur;                 /* chunk cursor: chunks are asked for in order */
+	size_t w_end;               /* chunks [.., w_end) are in or before the window */
+	struct zu_range *wr;        /* window ranges */
+	size_t n_wr, cap_wr;
+	uint8_t *wbuf;
+	size_t wbuf_cap;
+	struct zu_decomp *dc;
+	struct zu_sha256 sha;
+	uint8_t *cbuf;              /* a whole chunk, for fallbacks */
+	struct zu_fine_stats st;
+};
+
+static int fa_digest(struct zu_fine *f, const uint8_t *p, size_t n, uint8_t out[ZU_SHA256_LEN],
+		     struct zu_err *err)
+{
+	int r = zu_sha256_reset(&f->sha, err);
+
+	if (r == 0)
+		r = zu_sha256_update(&f->sha, p, n, err);
+	if (r == 0)
+		r = zu_sha256_final(&f->sha, out, err);
+	return r;
+}
+
+/* 1 when p[0..n) hashes to want, 0 when not, <0 on a hashing error. */
+static int fa_matches(struct zu_fine *f, const uint8_t *p, size_t n, const uint8_t *want,
+		      struct zu_err *err)
+{
+	uint8_t d[ZU_SHA256_LEN];
+	int r = fa_digest(f, p, n, d, err);
+
+	return r < 0 ? r : memcmp(d, want, ZU_SHA256_LEN) == 0;
+}
+
+void zu_fine_free(struct zu_fine *f)
+{
+	if (!f)
+		return;
+	free(f->fc);
+	free(f->pieces);
+	free(f->tables);
+	free(f->tranges);
+	free(f->set);
+	free(f->wr);
+	free(f->wbuf);
+	free(f->cbuf);
+	zu_decomp_free(f->dc);
+	zu_sha256_fini(&f->sha);
+	free(f);
+}
+
+/* Counts the missing chunks and their pieces, and places their tables. */
+static int fa_layout(struct zu_fine *f, const struct zu_seed_loc *locs, struct zu_err *err)
+{
+	const struct zu_header *h = f->h;
+	size_t n_fc = 0, pieces = 0, tables = 0;
+
+	for (size_t i = 0; i < h->n_chunks; i++)
+		n_fc += locs[i].source == ZU_NO_SOURCE;
+	f->fc = calloc(n_fc ? n_fc : 1, sizeof(*f->fc));
+	f->tranges = calloc(n_fc ? n_fc : 1, sizeof(*f->tranges));
+	if (!f->fc || !f->tranges)
+		return zu_err_set(err, -ENOMEM, "cannot allocate %zu fine chunk records", n_fc);
+	for (size_t i = 0; i < h->n_chunks; i++) {
+		const struct zu_chunk *c = &h->chunks[i];
+		struct fa_chunk *fc;
+		uint64_t n, tlen;
+
+		if (locs[i].source != ZU_NO_SOURCE)
+			continue;
+		fc = &f->fc[f->n_fc++];
+		fc->index = i;
+		n = zu_fine_n_pieces(f->lay, c->image_offset, c->len);
+		tlen = zu_fine_table_len(f->lay, n);
+		/* lengths from the header are bounded by max_chunk: these sums cannot overflow */
+		if (n == 0 || n > UINT32_MAX || tlen == 0 || tlen >= c->comp_len) {
+			fc->whole = true; /* not a fine chunk: read it as an ordinary one */
+			continue;
+		}
+		fc->n = (uint32_t)n;
+		fc->first = pieces;
+		fc->table_len = (uint32_t)tlen;
+		fc->table_off = tables;
+		f->tranges[f->n_tranges++] = (struct zu_range){ c->file_offset, tlen };
+		pieces += (size_t)n;
+		tables += (size_t)tlen;
+	}
+	f->n_pieces = pieces;
+	f->tables_len = tables;
+	f->tables = malloc(tables ? tables : 1);
+	f->pieces = calloc(pieces ? pieces : 1, sizeof(*f->pieces));
+	if (!f->tables || !f->pieces)
+		return zu_err_set(err, -ENOMEM, "cannot allocate the tables of %zu pieces", pieces);
+	return 0;
+}
+
+int zu_fine_new(const struct zu_header *h, const struct zu_seed_loc *locs,
+		struct zu_fine **out, const struct zu_range **out_ranges, size_t *out_n,
+		struct zu_err *err)
+{
+	struct zu_fine *f;
+	int r;
+
+	*out = NULL;
+	if (!h->fine.valid || h->has_dict)
+		return zu_err_set(err, -EINVAL, "fine: the header has no fine layout (or a dict)");
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return zu_err_set(err, -ENOMEM, "out of memory");
+	f->h = h;
+	f->lay = &h->fine;
+	f->sha = (struct zu_sha256)ZU_SHA256_INIT;
+	r = zu_sha256_init(&f->sha, err);
+	if (r == 0)
+		r = zu_decomp_new(NULL, 0, &f->dc, err);
+	if (r == 0)
+		r = fa_layout(f, locs, err);
+	if (r < 0) {
+		zu_fine_free(f);
+		return r;
+	}
+	f->st.n_chunks = f->n_fc;
+	*out_ranges = f->tranges;
+	*out_n = f->n_tranges;
+	*out = f;
+	return 0;
+}
+
+/* ---- tables and the wanted set ------------------------------------------------ */
+
+static size_t fa_hash(const uint8_t *d, uint32_t len)
+{
+	uint64_t v;
+
+	memcpy(&v, d, sizeof(v)); /* digest bytes are uniform: no mixing needed */
+	return (size_t)(v ^ (uint64_t)len * 0x9e3779b97f4a7c15ULL);
+}
+
+/* The slot of (digest, len): an equal entry, or the empty slot where it goes. */
+static size_t fa_slot(const struct zu_fine *f, const uint8_t *d, uint32_t len)
+{
+	size_t s = fa_hash(d, len) & f->set_mask;
+
+	while (f->set[s].digest && (f->set[s].len != len ||
+				    memcmp(f->set[s].digest, d, f->lay->digest_len) != 0))
+		s = (s + 1) & f->set_mask;
+	return s;
+}
+
+static int fa_set_alloc(struct zu_fine *f, struct zu_err *err)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * f->n_pieces)
+		cap *= 2;
+	f->set = calloc(cap, sizeof(*f->set));
+	if (!f->set)
+		return zu_err_set(err, -ENOMEM, "cannot allocate a set of %zu pieces", cap);
+	f->set_mask = cap - 1;
+	return 0;
+}
+
+/* Places a checked table's pieces in the .zck and in the chunk, and wants them. */
+static void fa_take_table(struct zu_fine *f, struct fa_chunk *fc)
+{
+	const struct zu_chunk *c = &f->h->chunks[fc->index];
+	const uint8_t *t = f->tables + fc->table_off;
+	uint64_t off = c->file_offset + fc->table_len;
+
+	for (uint32_t k = 0; k < fc->n; k++) {
+		struct fa_piece *p = &f->pieces[fc->first + k];
+		struct zu_fine_entry e;
+		uint64_t ps, pl;
+		size_t s;
+
+		zu_fine_entry_get(f->lay, t, k, &e);
+		zu_fine_piece(f->lay, c->image_offset, c->len, k, &ps, &pl);
+		p->frame_off = off;
+		p->frame_len = e.frame_len;
+		p->start = (uint32_t)ps;
+		p->len = (uint32_t)pl;
+		off += e.frame_len;
+		s = fa_slot(f, e.digest, p->len);
+		if (!f->set[s].digest)
+			f->set[s] = (struct fa_want){ e.digest, p->len, ZU_NO_SOURCE, 0 };
+		p->slot = (uint32_t)s;
+	}
+}
+
+int zu_fine_read_tables(struct zu_fine *f, struct zu_fetch *fetch, struct zu_err *err)
+{
+	struct zu_fetch_rec rec = { 0 };
+	size_t j = 0, k = 0;
+	uint64_t done = 0;
+	int r;
+
+	/* tranges[j] is the table of the j-th chunk that is not whole; k walks to it */
+	while ((r = zu_fetch_next(fetch, &rec, err)) == 1) {
+		size_t at = 0;
+
+		while (at < rec.len) {
+			size_t n;
+
+			while (k < f->n_fc && f->fc[k].whole)
+				k++;
+			if (j >= f->n_tranges || k >= f->n_fc)
+				return zu_err_set(err, -ENOTRECOVERABLE, "fine: records beyond the tables");
+			n = rec.len - at;
+			if (n > f->tranges[j].len - done)
+				n = (size_t)(f->tranges[j].len - done);
+			memcpy(f->tables + f->fc[k].table_off + done, rec.data + at, n);
+			at += n;
+			done += n;
+			if (done == f->tranges[j].len) {
+				j++;
+				k++;
+				done = 0;
+			}
+		}
+		f->st.table_bytes += rec.len;
+	}
+	if (r < 0)
+		return zu_err_prefix(err, "piece tables");
+	if (j != f->n_tranges)
+		return zu_err_set(err, -ENOTRECOVERABLE, "fine: %zu of %zu tables received", j,
+				  f->n_tranges);
+	r = fa_set_alloc(f, err);
+	for (size_t i = 0; r == 0 && i < f->n_fc; i++) {
+		struct fa_chunk *fc = &f->fc[i];
+		const struct zu_chunk *c = &f->h->chunks[fc->index];
+		struct zu_err scratch = ZU_ERR_INIT;
+
+		if (fc->whole)
+			continue;
+		if (zu_fine_table_check(f->lay, f->tables + fc->table_off, fc->table_len, fc->n,
+					c->comp_len, &scratch) < 0) {
+			fc->whole = true; /* untrusted and malformed: fetch the chunk as usual */
+			f->st.n_bad_tables++;
+			continue;
+		}
+		f->st.n_pieces += fc->n;
+		fa_take_table(f, fc);
+	}
+	return r;
+}
+
+/* ---- finding pieces in the sources ----------------------------------------------- */
+
+struct fa_scan {
+	struct zu_fine *f;
+	uint32_t source;
+	size_t n_found;
+};
+
+static int fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t off,
+		     struct zu_err *err)
+{
+	struct zu_fine *f = sc->f;
+	uint8_t d[ZU_SHA256_LEN];
+	struct fa_want *w;
+	int r;
+
+	r = fa_digest(f, p, n, d, err);
+	if (r < 0)
+		return r;
+	w = &f->set[fa_slot(f, d, (uint32_t)n)];
+	if (w->digest && w->source == ZU_NO_SOURCE) {
+		w->source = sc->source;
+		w->offset = off;
+		sc->n_found++;
+	}
+	return 0;
+}
+
+/*
+ * One buffer at source offset base (a multiple of the piece size): every
+ * aligned block, and the parts of blocks that the source's chunk cuts
+ * (cuts[0..n_cuts), absolute, ascending) split, as make clips pieces.
+ */
+static int fa_scan_buf(struct fa_scan *sc, const uint8_t *buf, size_t n, uint64_t base,
+		       const uint64_t *cuts, size_t n_cuts, struct zu_err *err)
+{
+	size_t piece = (size_t)1 << sc->f->lay->piece_shift, c = 0;
+	int r = 0;
+
+	for (size_t b = 0; r == 0 && b < n; b += piece) {
+		size_t blen = n - b < piece ? n - b : piece;
+		uint64_t from = base + b, end = from + blen;
+
+		r = fa_lookup(sc, buf + b, blen, from, err);
+		while (c < n_cuts && cuts[c] <= base + b)
+			c++;
+		if (c >= n_cuts || cuts[c] >= end)
+			continue;
+		for (; r == 0 && c < n_cuts && cuts[c] < end; c++) {
+			r = fa_lookup(sc, buf + (from - base), (size_t)(cuts[c] - from), from, err);
+			from = cuts[c];
+		}
+		if (r == 0)
+			r = fa_lookup(sc, buf + (from - base), (size_t)(end - from), from, err);
+	}
+	return r;
+}
+
+static int fa_index_source(struct fa_scan *sc, int fd, uint64_t size, uint8_t *buf,
+			   uint64_t *cuts, size_t cap_cuts, const struct zu_progress *progress,
+			   uint64_t *done, uint64_t total, struct zu_err *err)
+{
+	struct zu_chunker ch;
+	int r = 0;
+
+	zu_chunker_init(&ch);
+	for (uint64_t off = 0; r == 0 && off < size; off += FA_READ_BUF) {
+		size_t n = size - off < FA_READ_BUF ? (size_t)(size - off) : FA_READ_BUF;
+		size_t pos = 0, n_cuts = 0;
+
+		r = zu_io_pread_full(fd, buf, n, off, err);
+		if (r < 0)
+			return zu_err_prefix(err, "offset %" PRIu64, off);
+		while (pos < n) {
+			size_t k = zu_chunker_scan(&ch, buf + pos, n - pos);
+
+			if (k == ZU_CHUNKER_NO_CUT)
+				break;
+			pos += k;
+			if (n_cuts < cap_cuts && (n_cuts == 0 || cuts[n_cuts - 1] != off + pos))
+				cuts[n_cuts++] = off + pos;
+		}
+		r = fa_scan_buf(sc, buf, n, off, cuts, n_cuts, err);
+		*done += n;
+		sc->f->st.source_bytes += n;
+		zu_progress_report(progress, ZU_PHASE_INDEX, *done, total);
+		if (r == 0)
+			r = zu_progress_check_cancel(progress, err);
+	}
+	return r;
+}
+
+int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes, size_t n,
+		  const struct zu_progress *progress, struct zu_err *err)
+{
+	/* a chunk is at least ZU_CHUNKER_MIN bytes: at most this many cuts in a buffer */
+	size_t cap_cuts = FA_READ_BUF / ZU_CHUNKER_MIN + 2;
+	uint8_t *buf = NULL;
+	uint64_t *cuts = NULL, total = 0, done = 0;
+	size_t wanted = 0;
+	struct fa_scan sc = { .f = f };
+	int r = 0;
+
+	if (!f->set || f->st.n_pieces == 0)
+		return 0;
+	for (size_t s = 0; s <= f->set_mask; s++)
+		wanted += f->set[s].digest != NULL;
+	for (size_t i = 0; i < n; i++)
+		total += sizes[i];
+	buf = malloc(FA_READ_BUF);
+	cuts = malloc(cap_cuts * sizeof(*cuts));
+	if (!buf || !cuts) {
+		r = zu_err_set(err, -ENOMEM, "cannot allocate a read buffer");
+		goto out;
+	}
+	for (size_t i = 0; r == 0 && i < n && sc.n_found < wanted; i++) {
+		sc.source = (uint32_t)i;
+		r = fa_index_source(&sc, fds[i], sizes[i], buf, cuts, cap_cuts, progress, &done,
+				    total, err);
+		if (r < 0)
+			zu_err_prefix(err, "source %zu", i);
+	}
+out:
+	free(buf);
+	free(cuts);
+	return r;
+}
+
+/* Counts a range of the plan, merged with the one before when close (as fa_win_add). */
+static void fa_stat_range(struct zu_fine_stats *st, uint64_t *end, uint64_t off, uint64_t len)
+{
+	if (*end && off >= *end && off - *end < FA_GAP) {
+		st->fetch_bytes += off + len - *end;
+	} else {
+		st->n_ranges++;
+		st->fetch_bytes += len;
+	}
+	*end = off + len;
+}
+
+void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out)
+{
+	struct zu_fine_stats st = f->st;
+	uint64_t end = 0;
+
+	st.n_reused = st.n_fetched = st.n_ranges = 0;
+	st.reused_bytes = st.fetched_piece_bytes = st.frame_bytes = 0;
+	st.fetch_bytes = st.table_bytes;
+	for (size_t i = 0; i < f->n_fc; i++) {
+		const struct fa_chunk *fc = &f->fc[i];
+		const struct zu_chunk *c = &f->h->chunks[fc->index];
+
+		if (fc->whole) {
+			fa_stat_range(&st, &end, c->file_offset, c->comp_len);
+			continue;
+		}
+		for (uint32_t k = 0; k < fc->n; k++) {
+			const struct fa_piece *p = &f->pieces[fc->first + k];
+
+			if (f->set[p->slot].source != ZU_NO_SOURCE) {
+				st.n_reused++;
+				st.reused_bytes += p->len;
+				continue;
+			}
+			st.n_fetched++;
+			st.fetched_piece_bytes += p->len;
+			st.frame_bytes += p->frame_len;
+			fa_stat_range(&st, &end, p->frame_off, p->frame_len);
+		}
+	}
+	*out = st;
+}
+
+/* ---- windows of frames, and rebuilding ------------------------------------------- */
+
+/* Appends [off, off+len) to the window (merged with the last range when close). */
+static int fa_win_add(struct zu_fine *f, uint64_t off, uint64_t len, uint64_t *bytes,
+		      uint64_t *out_buf_off, struct zu_err *err)
+{
+	struct zu_range *last = f->n_wr ? &f->wr[f->n_wr - 1] : NULL;
+
+	if (last && off >= last->off + last->len && off - (last->off + last->len) < FA_GAP) {
+		uint64_t grow = off + len - (last->off + last->len);
+
+		*out_buf_off = *bytes + (off - (last->off + last->len));
+		last->len += grow;
+		*bytes += grow;
+		return 0;
+	}
+	if (f->n_wr == f->cap_wr) {
+		size_t cap = f->cap_wr ? 2 * f->cap_wr : 64;
+		struct zu_range *p = realloc(f->wr, cap * sizeof(*p));
+
+		if (!p)
+			return zu_err_set(err, -ENOMEM, "cannot grow the window to %zu ranges", cap);
+		f->wr = p;
+		f->cap_wr = cap;
+	}
+	f->wr[f->n_wr++] = (struct zu_range){ off, len };
+	*out_buf_off = *bytes;
+	*bytes += len;
+	return 0;
+}
+
+/* Adds what chunk fc needs from the .zck to the window. */
+static int fa_win_chunk(struct zu_fine *f, struct fa_chunk *fc, uint64_t *bytes,
+			struct zu_err *err)
+{
+	const struct zu_chunk *c = &f->h->chunks[fc->index];
+	int r = 0;
+
+	if (fc->whole)
+		return fa_win_add(f, c->file_offset, c->comp_len, bytes, &fc->buf_off, err);
+	for (uint32_t k = 0; r == 0 && k < fc->n; k++) {
+		struct fa_piece *p = &f->pieces[fc->first + k];
+
+		if (f->set[p->slot].source == ZU_NO_SOURCE)
+			r = fa_win_add(f, p->frame_off, p->frame_len, bytes, &p->buf_off, err);
+	}
+	return r;
+}
+
+/* Fetches the next window: chunks from f->w_end on, up to the range and byte caps. */
+static int fa_win_fill(struct zu_fine *f, const struct zu_fine_io *io, struct zu_err *err)
+{
+	size_t max = io->max_ranges ? io->max_ranges : ZU_PLAN_DEFAULT_MAX_RANGES;
+	struct zu_fetch_rec rec = { 0 };
+	uint64_t bytes = 0, got = 0;
+	int r;
+
+	/* a backend that cuts requests itself gets several requests' worth at once */
+	if (io->fetch->ops->whole_batch)
+		max *= 4;
+	f->n_wr = 0;
+	while (f->w_end < f->n_fc) {
+		size_t n_wr = f->n_wr;
+		uint64_t b = bytes, last_len = n_wr ? f->wr[n_wr - 1].len : 0;
+
+		r = fa_win_chunk(f, &f->fc[f->w_end], &bytes, err);
+		if (r < 0)
+			return r;
+		if (b > 0 && (f->n_wr > max || bytes > FA_WINDOW_BYTES)) {
+			f->n_wr = n_wr; /* does not fit: it opens the next window */
+			f->wr[n_wr - 1].len = last_len; /* b > 0: there was a range before it */
+			bytes = b;
+			break;
+		}
+		f->w_end++;
+	}
+	if (bytes > f->wbuf_cap) {
+		uint8_t *p = realloc(f->wbuf, (size_t)bytes);
+
+		if (!p)
+			return zu_err_set(err, -ENOMEM, "cannot allocate a window of %" PRIu64 " bytes",
+					  bytes);
+		f->wbuf = p;
+		f->wbuf_cap = (size_t)bytes;
+	}
+	if (f->n_wr == 0)
+		return 0;
+	r = zu_fetch_request(io->fetch, f->wr, f->n_wr, err);
+	/* records continue each other inside the ranges, in order (fetch.c): append them */
+	while (r == 0 && (r = zu_fetch_next(io->fetch, &rec, err)) == 1) {
+		memcpy(f->wbuf + got, rec.data, rec.len);
+		got += rec.len;
+		r = 0;
+	}
+	if (r < 0)
+		return r;
+	if (got != bytes)
+		return zu_err_set(err, -EPROTO, "window of %" PRIu64 " bytes, got %" PRIu64, bytes,
+				  got);
+	return 0;
+}
+
+/* A whole chunk's compressed bytes in cbuf: compressed digest, decompress, digest. */
+static int fa_whole(struct zu_fine *f, const struct zu_chunk *c, const uint8_t *cbuf,
+		    uint8_t *ubuf, struct zu_err *err)
+{
+	int r = fa_matches(f, cbuf, (size_t)c->comp_len, c->digest, err);
+
+	if (r == 0)
+		return zu_err_set(err, -EILSEQ, "compressed digest mismatch");
+	if (r > 0)
+		r = zu_decomp_chunk(f->dc, cbuf, (size_t)c->comp_len, ubuf, (size_t)c->len, err);
+	if (r == 0)
+		r = fa_matches(f, ubuf, (size_t)c->len, c->udigest, err);
+	if (r == 0)
+		return zu_err_set(err, -EILSEQ, "uncompressed digest mismatch");
+	return r < 0 ? r : 0;
+}
+
+/*
+ * Rebuilds fc from pieces into ubuf. 1 = verified, 0 = did not verify (a
+ * frame that does not decode counts as that: the table is untrusted), <0 =
+ * system error reading a source.
+ */
+static int fa_rebuild(struct zu_fine *f, const struct zu_fine_io *io, const struct fa_chunk *fc,
+		      uint8_t *ubuf, struct zu_err *err)
+{
+	const struct zu_chunk *c = &f->h->chunks[fc->index];
+	int r;
+
+	for (uint32_t k = 0; k < fc->n; k++) {
+		const struct fa_piece *p = &f->pieces[fc->first + k];
+		const struct fa_want *w = &f->set[p->slot];
+		struct zu_err scratch = ZU_ERR_INIT;
+
+		if (w->source != ZU_NO_SOURCE) {
+			if (w->source >= io->n_sources)
+				return zu_err_set(err, -ENOTRECOVERABLE, "piece source %" PRIu32,
+						  w->source);
+			r = zu_io_pread_full(io->source_fds[w->source], ubuf + p->start, p->len,
+					     w->offset, err);
+			if (r < 0)
+				return zu_err_prefix(err, "source %" PRIu32 " offset %" PRIu64,
+						     w->source, w->offset);
+			continue;
+		}
+		if (zu_decomp_chunk(f->dc, f->wbuf + p->buf_off, p->frame_len, ubuf + p->start,
+				    p->len, &scratch) < 0)
+			return 0;
+	}
+	return fa_matches(f, ubuf, (size_t)c->len, c->udigest, err);
+}
+
+static struct fa_chunk *fa_find(struct zu_fine *f, size_t i)
+{
+	while (f->cur < f->n_fc && f->fc[f->cur].index < i)
+		f->cur++;
+	return f->cur < f->n_fc && f->fc[f->cur].index == i ? &f->fc[f->cur] : NULL;
+}
+
+int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
+		      struct zu_err *err)
+{
+	struct fa_chunk *fc = fa_find(f, i);
+	const struct zu_chunk *c = &f->h->chunks[i];
+	int r;
+
+	if (!fc)
+		return zu_err_set(err, -ENOTRECOVERABLE, "fine: chunk %zu is not a missing chunk", i);
+	if (f->cur >= f->w_end) {
+		f->w_end = f->cur;
+		r = fa_win_fill(f, io, err);
+		if (r < 0)
+			return zu_err_prefix(err, "fine window at chunk %zu", i);
+	}
+	if (fc->whole)
+		return fa_whole(f, c, f->wbuf + fc->buf_off, ubuf, err);
+	r = fa_rebuild(f, io, fc, ubuf, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	/* The pieces did not make the chunk: fetch it whole, checked as any chunk. */
+	f->st.n_fallback++;
+	f->st.fallback_bytes += c->comp_len;
+	if (!f->cbuf) {
+		f->cbuf = malloc((size_t)f->h->max_chunk_len);
+		if (!f->cbuf)
+			return zu_err_set(err, -ENOMEM, "cannot allocate a chunk buffer");
+	}
+	r = zu_fetch_read_at(io->fetch, f->cbuf, c->file_offset, (size_t)c->comp_len, err);
+	if (r == 0)
+		r = fa_whole(f, c, f->cbuf, ubuf, err);
+	if (r < 0)
+		return zu_err_prefix(err, "chunk %zu fetched whole after its pieces did not verify",
+				     i);
+	return 0;
+}

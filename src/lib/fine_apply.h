@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fine_apply - device side of the fine profile (fine.h). For the chunks no
+ * source holds: fetches their piece tables, finds the pieces the sources hold
+ * (every 4 KiB-aligned block of a source, and the parts of blocks cut by the
+ * source's own zchunk chunk boundaries, looked up by digest in a set of the
+ * wanted pieces only), fetches the frames of the others in windows of
+ * bounded size, and rebuilds each chunk in image order. A rebuilt chunk is
+ * handed on only if it matches the chunk's uncompressed SHA-256 from the
+ * authenticated header; otherwise (lying table, stale source, digest
+ * collision) the whole chunk is fetched and verified as usual, and counted.
+ * Memory: about 100 bytes per piece of the missing chunks (table entry,
+ * piece record, two slots of the wanted set) plus one window of frames
+ * (at most 4 MiB, or one whole chunk). The sources are read a second time
+ * (after the coarse index), only when some missing chunk has a table.
+ */
+#ifndef ZU_FINE_APPLY_H
+#define ZU_FINE_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "fetch/fetch.h"
+#include "format.h"
+#include "index.h"
+#include "plan.h"
+#include "progress.h"
+
+struct zu_fine;
+
+struct zu_fine_stats {
+	size_t n_chunks;          /* missing chunks handled piece by piece */
+	size_t n_pieces;          /* their pieces */
+	size_t n_reused;          /* pieces found in a source */
+	uint64_t reused_bytes;
+	size_t n_fetched;         /* pieces whose frames are fetched */
+	uint64_t fetched_piece_bytes; /* their uncompressed bytes */
+	uint64_t frame_bytes;     /* their frames' bytes */
+	uint64_t table_bytes;     /* piece tables fetched */
+	size_t n_bad_tables;      /* tables refused (malformed): chunk fetched whole */
+	size_t n_fallback;        /* rebuilt chunks that did not verify: fetched whole */
+	uint64_t fallback_bytes;  /* compressed bytes fetched for them */
+	uint64_t fetch_bytes;     /* plan: tables + ranges of frames (gaps included) */
+	size_t n_ranges;          /* plan: ranges of frames after coalescing */
+	uint64_t source_bytes;    /* source bytes read to find pieces */
+};
+
+/*
+ * A new fine state for the chunks of h that locs marks ZU_NO_SOURCE (h must
+ * have a valid fine layout and no dict). h and locs are borrowed and must
+ * outlive it. The table ranges to fetch first are in *out_ranges (borrowed,
+ * sorted, *out_n of them; none when no chunk is missing).
+ */
+int zu_fine_new(const struct zu_header *h, const struct zu_seed_loc *locs,
+		struct zu_fine **out, const struct zu_range **out_ranges, size_t *out_n,
+		struct zu_err *err) __attribute__((warn_unused_result));
+void zu_fine_free(struct zu_fine *f);
+
+/*
+ * Receives the batch of table ranges already requested on fetch (after
+ * whatever came before them in that batch was read) and checks each table;
+ * a malformed one sends its chunk to be fetched whole.
+ */
+int zu_fine_read_tables(struct zu_fine *f, struct zu_fetch *fetch, struct zu_err *err)
+	__attribute__((warn_unused_result));
+
+/* Reads the sources (fds[i], sizes[i] bytes) to find the wanted pieces. */
+int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes, size_t n,
+		  const struct zu_progress *progress, struct zu_err *err)
+	__attribute__((warn_unused_result));
+
+/* Fills the plan figures of *out (what apply would fetch after the tables). */
+void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out);
+
+/* I/O for zu_fine_net_chunk(): all borrowed. */
+struct zu_fine_io {
+	struct zu_fetch *fetch;
+	const int *source_fds;
+	size_t n_sources;
+	size_t max_ranges;        /* ranges per window batch; 0 = default */
+};
+
+/*
+ * Writes target chunk i (one of the missing chunks, asked for in image
+ * order) verified into ubuf (h->max_chunk_len bytes). Returns 0, or <0 on
+ * errors that a whole-chunk fetch cannot cure (I/O, a server that breaks
+ * the protocol, a whole chunk that does not verify either: -EILSEQ).
+ */
+int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
+		      struct zu_err *err) __attribute__((warn_unused_result));
+
+#endif

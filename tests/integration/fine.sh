@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# zckup make --profile fine: the same chunks as the compat profile, each stored as a piece
+# table (zstd skippable frame) and one zstd frame per 4 KiB piece. Checks that Debian's zchunk
+# tools and zckup's coarse path read it as an ordinary .zck, and that a malformed fine layout
+# element is refused like any malformed header. (SWUpdate: swupdate.sh.)
+. "$(dirname "$0")/lib.sh"
+cd "$TEST_TMP" || exit 1
+$GEN image 11 20000000 old.img
+$GEN edit scatter 12 old.img new.img
+
+check "make --profile compat" "$ZCKUP" make new.img -o compat.zck --level 5 -q
+check "make --profile fine" "$ZCKUP" make new.img -o fine.zck -H fine.zckh --level 5 \
+	--profile fine -q
+expect_exit 2 "an unknown profile is a usage error" "$ZCKUP" make new.img -o x.zck --profile big
+"$ZCKUP" inspect --chunks compat.zck | awk '$1 ~ /^[0-9]+$/ {print $2, $3, $4}' >compat.chunks
+"$ZCKUP" inspect --chunks fine.zck | awk '$1 ~ /^[0-9]+$/ {print $2, $3, $4}' >fine.chunks
+assert "the fine profile cuts the same chunks (offsets, lengths, uncompressed digests)" \
+	"[ -s compat.chunks ] && cmp -s compat.chunks fine.chunks"
+"$ZCKUP" inspect --json fine.zck >inspect.json
+assert "inspect shows the fine layout (4096-byte pieces)" \
+	"grep -q '\"fine_piece_bytes\":4096' inspect.json"
+echo "# compat $(stat -c %s compat.zck) bytes, fine $(stat -c %s fine.zck) bytes"
+
+# Debian's zchunk tools
+check "zck_read_header reads the fine .zck" zck_read_header -c fine.zck
+check "zck_read_header -f verifies every chunk of the fine .zck" zck_read_header -f fine.zck
+check "unzck decodes the fine .zck to the identical image" \
+	bash -c 'unzck -c fine.zck | cmp - new.img'
+unzck --header fine.zck >/dev/null 2>&1 && mv fine.zhr unzck.zckh
+check "unzck --header gives zckup's detached header byte for byte" cmp unzck.zckh fine.zckh
+
+# zckup's coarse path, from a local file (every missing chunk read whole)
+check "zckup apply of the fine .zck (no source: every chunk fetched)" \
+	"$ZCKUP" apply --url fine.zck --output full.img -q
+check "... identical" cmp full.img new.img
+check "zckup apply of the fine .zck with the old image as source" \
+	"$ZCKUP" apply --header fine.zckh --url fine.zck --source old.img --target out.img -q
+check "... identical" cmp out.img new.img
+
+# zckup's fine path, from a local file: the piece tables of the missing chunks, then only
+# the frames of the pieces no source holds (each missing chunk here has one edited block).
+check "plan reads the piece tables and says what apply fetches" \
+	"$ZCKUP" plan --source old.img --json fine.zck
+"$ZCKUP" plan --source old.img --json fine.zck >plan.json
+coarse=$(json_field plan.json fetch_bytes)
+fine=$(json_field plan.json fine_fetch_bytes)
+assert "plan: fine fetch ($fine bytes) well under the whole chunks ($coarse bytes)" \
+	"[ -n '$fine' ] && [ '$fine' -lt $((coarse / 2)) ]"
+"$ZCKUP" plan --source old.img fine.zck >plan.txt
+assert "plan's text says it fetched the piece tables" "grep -q 'piece tables' plan.txt"
+check "apply rebuilds the missing chunks from pieces" \
+	"$ZCKUP" apply --url fine.zck --source old.img --output fine.img --json -q
+"$ZCKUP" apply --url fine.zck --source old.img --output fine.img --json -q >apply.json
+check "... identical" cmp fine.img new.img
+assert "apply took the fine path, reused pieces and fetched what plan said ($fine)" \
+	"grep -q '\"fine\":true' apply.json && [ \"\$(json_field apply.json pieces_reused)\" -gt 100 ] &&
+	 [ \"\$(json_field apply.json fetched_bytes)\" = '$fine' ] &&
+	 [ \"\$(json_field apply.json fine_fallback_chunks)\" = 0 ]"
+"$ZCKUP" apply --url fine.zck --source old.img --output coarse.img --json -q --no-fine >nofine.json
+assert "--no-fine fetches whole chunks ($coarse bytes)" \
+	"grep -q '\"fine\":false' nofine.json && [ \"\$(json_field nofine.json fetched_bytes)\" = '$coarse' ]"
+check "... identical" cmp coarse.img new.img
+# With a detached header the .zck's lead is checked before the tables are used.
+check "apply with the detached header (lead checked, then tables)" \
+	"$ZCKUP" apply --header fine.zckh --url fine.zck --source old.img --target t.img -q
+check "... identical" cmp t.img new.img
+
+# Where the missing chunks are: image offset and length, .zck offset, of each fetched chunk.
+"$ZCKUP" plan --source old.img --chunks --json fine.zck >chunks.json
+"$ZCKUP" inspect --chunks --json fine.zck >table.json
+python3 - chunks.json table.json >missing.txt <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+tab = {c["index"]: c for c in json.load(open(sys.argv[2]))["chunk_table"]}
+for c in plan["chunk_table"]:
+    if c["from"] == "fetch":
+        t = tab[c["index"]]
+        print(t["image_offset"], t["bytes"], t["file_offset"])
+PY
+read -r last_off last_len _ < <(tail -1 missing.txt)
+read -r _ _ first_file < <(head -1 missing.txt)
+
+# A stale source: once apply has indexed old.img (and before it rebuilds the last missing
+# chunk: it is near the end of 20 MB, beyond what apply works ahead of a command that does not
+# read yet), the destination command scribbles over old.img where that chunk's pieces are. The
+# rebuilt chunk does not verify: it is fetched whole, and the image is still right.
+cp old.img stale.img
+scribble="dd if=/dev/zero of=stale.img bs=1 seek=$last_off count=$last_len conv=notrunc 2>/dev/null"
+rc=0
+"$ZCKUP" apply --url fine.zck --source stale.img --exec "$scribble; cat >stale.out" --json \
+	-q >stale.json 2>stale.err || rc=$?
+assert "a source changed under apply: it still succeeds (exit $rc)" "[ $rc = 0 ]"
+check "... identical" cmp stale.out new.img
+assert "... and counted (fine_fallback_chunks 1)" \
+	"[ \"\$(json_field stale.json fine_fallback_chunks)\" = 1 ]"
+
+# A lying piece table: two digests of the first missing chunk's table swapped in the .zck.
+# The pieces land in the wrong places, the chunk does not verify, the whole chunk (whose
+# compressed digest the changed table breaks) does not verify either: a clear error
+# (exit 4), and the atomic output is never written.
+cp fine.zck lie.zck
+python3 - lie.zck "$first_file" <<'PY'
+import sys
+path, off = sys.argv[1], int(sys.argv[2])
+b = bytearray(open(path, "rb").read())
+e1, e2 = off + 9 + 18 * 1, off + 9 + 18 * 2
+d1, d2 = bytes(b[e1 + 2:e1 + 18]), bytes(b[e2 + 2:e2 + 18])
+assert d1 != d2
+b[e1 + 2:e1 + 18], b[e2 + 2:e2 + 18] = d2, d1
+open(path, "wb").write(b)
+PY
+expect_exit 4 "a lying piece table is a digest mismatch" \
+	"$ZCKUP" apply --header fine.zckh --url lie.zck --source old.img --output lie.img -q
+assert "... and no image is written" "[ ! -e lie.img ]"
+# The same lie with a frame length: the table is malformed, the chunk is fetched whole.
+cp fine.zck lie2.zck
+printf '\377\377' | dd of=lie2.zck bs=1 seek=$((first_file + 9)) conv=notrunc 2>/dev/null
+expect_exit 4 "a malformed piece table sends the chunk to be fetched whole (which fails)" \
+	"$ZCKUP" apply --header fine.zckh --url lie2.zck --source old.img --output lie2.img -q
+assert "... and no image is written" "[ ! -e lie2.img ]"
+
+# A malformed fine layout element is a malformed header: exit 3, and it says why.
+for f in version-2 piece-2p30 wrong-size twice; do
+	expect_exit 3 "fine layout element $f is refused" \
+		"$ZCKUP" inspect "$ZCKUP_SRC/tests/data/malformed/fine-elem-$f.zck"
+	expect_err_contains "fine layout" "... with a message naming the fine layout element"
+done
+
+# Over HTTP (servers.sh): nginx with many ranges per request, nginx that serves one range per
+# request (zckup steps down), lighttpd. Tables first, then windows of frames, the stale-source
+# fallback as a request of its own.
+# shellcheck source=tests/integration/servers.sh
+. "$(dirname "$0")/servers.sh"
+mkdir -p www
+cp fine.zck www/
+for srv in "nginx ngx" "nginx ngx1 1" "lighttpd lty"; do
+	# shellcheck disable=SC2086 # the words of $srv are separate arguments
+	set -- $srv
+	kind=$1 name=$2
+	if ! "start_$kind" "$name" "$TEST_TMP/www" ${3:+"$3"} 2>"$name.start.err"; then
+		not_ok "$kind ($name) serves the .zck"
+		diag "$name.start.err"
+		continue
+	fi
+	port_var=${name}_port
+	url="http://127.0.0.1:${!port_var}/fine.zck"
+	"$ZCKUP" plan --source old.img --url "$url" --json >"$name.plan.json" 2>"$name.plan.err"
+	assert "$name: plan --url fetches the tables and plans the same fine bytes" \
+		"[ \"\$(json_field $name.plan.json fine_fetch_bytes)\" = '$fine' ]"
+	server_log_reset "$name"
+	rc=0
+	"$ZCKUP" apply --url "$url" --source old.img --output "$name.img" --json -q \
+		>"$name.json" 2>"$name.err" || rc=$?
+	assert "$name: apply over HTTP (exit $rc)" "[ $rc = 0 ]"
+	[ $rc = 0 ] || diag "$name.err"
+	check "$name: ... identical" cmp "$name.img" new.img
+	assert "$name: ... fetched what plan said ($fine bytes; $(json_field "$name.json" requests) requests)" \
+		"[ \"\$(json_field $name.json fetched_bytes)\" = '$fine' ]"
+	cp old.img stale.img
+	rc=0
+	"$ZCKUP" apply --url "$url" --source stale.img --exec "$scribble; cat >stale.out" --json \
+		-q >"$name.stale.json" 2>"$name.stale.err" || rc=$?
+	assert "$name: a source changed under apply: the chunk is fetched whole (exit $rc)" \
+		"[ $rc = 0 ] && [ \"\$(json_field $name.stale.json fine_fallback_chunks)\" = 1 ]"
+	check "$name: ... identical" cmp stale.out new.img
+	server_stop "$name"
+done
+finish

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for fine_apply: a fine .zck made by zu_make_run from a generated
+ * image, an old image with a few 4 KiB blocks changed and its content shifted
+ * by whole blocks, the coarse index, then tables, piece index and rebuild of
+ * every missing chunk through the file fetch backend. Rebuilt chunks must be
+ * the new image's bytes whatever the window size; a lying table must never
+ * give wrong bytes.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fetch/fetch.h"
+#include "fine_apply.h"
+#include "index.h"
+#include "io.h"
+#include "make.h"
+#include "test_rng.h"
+
+#define SEED 0x5eed0f1eULL
+#define IMAGE_LEN (3u << 20)
+
+struct fixture {
+	char dir[64], image[96], old[96], zck[96];
+	uint8_t *img;
+	size_t len;
+	struct zu_header h;
+	struct zu_seed_loc *locs;
+	int old_fd;
+};
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	assert_int_equal(close(fd), 0);
+}
+
+/* Text-like blocks with some noise: compressible, and no two 4 KiB blocks alike. */
+static void gen(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t s = test_rng_seed(seed);
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)("fine pieces of a chunk "[i % 23] ^ (test_rng_next(&s) % 5 == 0));
+}
+
+static void load_header(struct fixture *f)
+{
+	const struct zu_limits lim = ZU_LIMITS_DEFAULT;
+	struct zu_err err = ZU_ERR_INIT;
+	uint8_t lead[ZU_LEAD_MAX];
+	size_t hlen = 0;
+	uint8_t *buf;
+	int fd = open(f->zck, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, lead, sizeof(lead), 0), (ssize_t)sizeof(lead));
+	assert_int_equal(zu_header_size(lead, sizeof(lead), &lim, &hlen, &err), 0);
+	buf = malloc(hlen);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, hlen, 0), (ssize_t)hlen);
+	close(fd);
+	assert_int_equal(zu_header_parse_take(&f->h, &buf, hlen, &lim, &err), 0);
+	assert_true(f->h.fine.valid);
+}
+
+static int setup(void **state)
+{
+	const struct zu_fine_layout lay = ZU_FINE_LAYOUT_DEFAULT;
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct zu_make_params mp = { 0 };
+	struct zu_make_result res = { 0 };
+	struct zu_index_source src = { 0 };
+	struct zu_index_params ip = { 0 };
+	struct zu_index_stats st = { 0 };
+	struct zu_err err = ZU_ERR_INIT;
+	uint8_t *old;
+	uint64_t s = test_rng_seed(SEED + 1);
+
+	if (!f)
+		return -1;
+	fprintf(stderr, "test_fine_apply: seed 0x%016" PRIx64 "\n", (uint64_t)SEED);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_fine_apply-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->image, sizeof(f->image), "%s/new.img", f->dir);
+	snprintf(f->old, sizeof(f->old), "%s/old.img", f->dir);
+	snprintf(f->zck, sizeof(f->zck), "%s/new.zck", f->dir);
+	f->len = IMAGE_LEN;
+	f->img = malloc(f->len);
+	old = malloc(f->len + 8192);
+	if (!f->img || !old)
+		return -1;
+	gen(f->img, f->len, SEED);
+	write_file(f->image, f->img, f->len);
+	/* old: two blocks inserted at the front (content shifted by whole blocks), and
+	 * 24 blocks of the new image different in the old one */
+	gen(old, 8192, SEED + 2);
+	memcpy(old + 8192, f->img, f->len);
+	for (int i = 0; i < 24; i++) {
+		size_t at = 8192 + ((size_t)(test_rng_next(&s) % (f->len / 4096))) * 4096;
+
+		old[at + test_rng_next(&s) % 4000] ^= 0x55;
+	}
+	write_file(f->old, old, f->len + 8192);
+	free(old);
+	mp = (struct zu_make_params){ .image = f->image, .output = f->zck, .level = 3,
+				      .threads = 2, .fine = &lay };
+	if (zu_make_run(&mp, &res, &err) < 0)
+		return -1;
+	load_header(f);
+	f->old_fd = open(f->old, O_RDONLY | O_CLOEXEC);
+	f->locs = calloc(f->h.n_chunks, sizeof(*f->locs));
+	if (f->old_fd < 0 || !f->locs)
+		return -1;
+	src = (struct zu_index_source){ .fd = f->old_fd, .size = f->len + 8192 };
+	ip = (struct zu_index_params){ .h = &f->h, .sources = &src, .n_sources = 1 };
+	if (zu_index_run(&ip, f->locs, &st, &err) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	close(f->old_fd);
+	unlink(f->image);
+	unlink(f->old);
+	unlink(f->zck);
+	rmdir(f->dir);
+	zu_header_fini(&f->h);
+	free(f->locs);
+	free(f->img);
+	free(f);
+	return 0;
+}
+
+/* Tables, piece index, then every missing chunk; returns the stats. */
+static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
+		    struct zu_fine_stats *out, size_t *out_missing)
+{
+	const struct zu_limits lim = ZU_LIMITS_DEFAULT;
+	struct zu_fetch *fetch = NULL;
+	struct zu_fine *fine = NULL;
+	const struct zu_range *tr = NULL;
+	struct zu_err err = ZU_ERR_INIT;
+	uint64_t size = f->len + 8192;
+	uint8_t *ubuf = malloc((size_t)f->h.max_chunk_len);
+	size_t ntr = 0;
+	int r;
+
+	assert_non_null(ubuf);
+	assert_int_equal(zu_fine_new(&f->h, f->locs, &fine, &tr, &ntr, &err), 0);
+	assert_true(ntr > 0);
+	assert_int_equal(zu_fetch_open(zck, &lim, NULL, &fetch, &err), 0);
+	assert_int_equal(zu_fetch_request(fetch, tr, ntr, &err), 0);
+	assert_int_equal(zu_fine_read_tables(fine, fetch, &err), 0);
+	assert_int_equal(zu_fine_index(fine, &f->old_fd, &size, 1, NULL, &err), 0);
+	*out_missing = 0;
+	r = 0;
+	for (size_t i = 0; r == 0 && i < f->h.n_chunks; i++) {
+		const struct zu_chunk *c = &f->h.chunks[i];
+		struct zu_fine_io io = { .fetch = fetch, .source_fds = &f->old_fd, .n_sources = 1,
+					 .max_ranges = max_ranges };
+
+		if (f->locs[i].source != ZU_NO_SOURCE)
+			continue;
+		(*out_missing)++;
+		r = zu_fine_net_chunk(fine, &io, i, ubuf, &err);
+		/* never wrong bytes: either the chunk as it is in the new image, or an error */
+		if (r == 0)
+			assert_memory_equal(ubuf, f->img + c->image_offset, (size_t)c->len);
+	}
+	zu_fine_get_stats(fine, out);
+	zu_fine_free(fine);
+	zu_fetch_free(fetch);
+	free(ubuf);
+	return r;
+}
+
+static void fine_rebuilds_missing_chunks_from_source_pieces(void **state)
+{
+	struct fixture *f = *state;
+	struct zu_fine_stats st, st1;
+	size_t missing = 0;
+
+	assert_int_equal(run_fine(f, f->zck, 0, &st, &missing), 0);
+	assert_true(missing > 0);
+	assert_int_equal(st.n_chunks, missing);
+	/* each missing chunk lacks one block or so: most pieces come from the source */
+	assert_true(st.n_reused > 4 * st.n_fetched);
+	assert_int_equal(st.n_fallback, 0);
+	assert_int_equal(st.n_bad_tables, 0);
+	assert_true(st.fetch_bytes < st.table_bytes + st.frame_bytes + 256 * st.n_ranges + 1);
+	/* the same bytes however the frames are cut into windows */
+	assert_int_equal(run_fine(f, f->zck, 1, &st1, &missing), 0);
+	assert_int_equal(st1.n_reused, st.n_reused);
+	assert_int_equal(st1.n_fallback, 0);
+}
+
+/* Two digests of a missing chunk's table swapped: never wrong bytes, and a clear error. */
+static void fine_lying_table_never_gives_wrong_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char lie[128];
+	size_t missing = 0, len, first = SIZE_MAX;
+	uint64_t size = 0;
+	struct zu_fine_stats st;
+	uint8_t *z, tmp[16];
+	struct zu_err err = ZU_ERR_INIT;
+	int fd;
+
+	for (size_t i = 0; i < f->h.n_chunks && first == SIZE_MAX; i++)
+		if (f->locs[i].source == ZU_NO_SOURCE && f->h.chunks[i].len > 3 * 4096)
+			first = i;
+	assert_true(first != SIZE_MAX);
+	fd = open(f->zck, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(zu_io_size(fd, &size, &err), 0);
+	len = (size_t)size;
+	z = malloc(len);
+	assert_non_null(z);
+	assert_int_equal(pread(fd, z, len, 0), (ssize_t)len);
+	close(fd);
+	{
+		uint8_t *e1 = z + f->h.chunks[first].file_offset + 9 + 18 + 2;
+		uint8_t *e2 = e1 + 18;
+
+		memcpy(tmp, e1, 16);
+		memcpy(e1, e2, 16);
+		memcpy(e2, tmp, 16);
+	}
+	snprintf(lie, sizeof(lie), "%s/lie.zck", f->dir);
+	write_file(lie, z, len);
+	free(z);
+	assert_int_equal(run_fine(f, lie, 0, &st, &missing), -EILSEQ);
+	assert_int_equal(st.n_fallback, 1);
+	unlink(lie);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fine_rebuilds_missing_chunks_from_source_pieces),
+		cmocka_unit_test(fine_lying_table_never_gives_wrong_bytes),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
