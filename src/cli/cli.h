@@ -52,8 +52,9 @@ bool cli_parse_int(const char *s, long min, long max, long *out);
 /* --threads N of make, plan and apply: 0..1024, 0 = online CPUs; EXIT_OK or EXIT_USAGE. */
 int cli_parse_threads(const char *s, int *out);
 #define CLI_THREADS_USAGE                                                                          \
-	"      --threads N          threads that index the sources (default 0: online CPUs;\n"    \
-	"                           1 = no worker thread); the result is the same\n"
+	"      --threads N          worker threads: indexing the sources, and apply's\n"        \
+	"                           verify/decompress pass (default 0: one per CPU it may\n"     \
+	"                           run on); the result is the same for every N\n"
 
 void cli_hex(const uint8_t *d, size_t n, char *out);
 /* Parses 64 hex digits into out[32]; -1 when malformed. */

@@ -202,8 +202,7 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 	struct zu_plan_params pp = { .max_ranges = max_ranges, .max_gap = UINT64_MAX,
 				     .take_locs = true };
 	struct zu_index_stats st = { 0 };
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned n_threads = ncpu > 0 ? (unsigned)ncpu : 1; /* ctx->threads once merged */
+	unsigned n_threads = (unsigned)zu_api_threads(ctx);
 	struct zu_seed_loc *locs;
 	int r;
 
@@ -668,7 +667,6 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 	struct zu_range *lead_ranges = NULL;
 	struct index_result res = { 0 };
 	bool *unchecked = NULL;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct zu_fine *fine = NULL;
 	struct fine_cb fcb = { 0 };
 	uint64_t fine_bytes0 = 0;
@@ -747,7 +745,7 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 	ap.target_offset = o->target_offset;
 	ap.progress = zu_api_progress(ctx);
 	ap.lim = &ctx->lim;
-	ap.threads = ncpu > 0 ? (unsigned)ncpu : 1; /* online CPUs until ctx->threads is wired in */
+	ap.threads = (unsigned)zu_api_threads(ctx);
 	ap.index_unchecked = unchecked;
 	if (o->on_chunk) {
 		ap.on_chunk = relay_chunk;
