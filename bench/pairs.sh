@@ -52,6 +52,7 @@ TAR=${PAIRS_TAR:-0}
 [[ $(id -u) == 0 ]] || die "pairs.sh must run as root (mmdebstrap runs maintainer scripts in a chroot)"
 need mmdebstrap mmdebstrap
 need mkfs.ext4 e2fsprogs
+need debugfs e2fsprogs
 need mksquashfs squashfs-tools
 need dpkg-query dpkg
 need curl curl
@@ -122,12 +123,24 @@ make_root() {
 }
 
 # ---------------------------------------------------------------- images
+# mkfs.ext4 -d copies each file's atime and ctime from the tree: the times of the build (ctime
+# cannot be set from user space, and reading the tree moves atime). debugfs sets both to EPOCH
+# afterwards, under the same fake clock, so the image depends on the tree's content only.
 mk_ext4() { # TREE IMG
 	local inodes
 	inodes=$(($(find "$1" | wc -l) * 2 + 4096))
 	E2FSPROGS_FAKE_TIME=$EPOCH mkfs.ext4 -q -F -b 4096 -T default -N "$inodes" -U "$UUID" \
 		-E root_owner=0:0,hash_seed=3f1d2c4b-6a5e-4d7c-9b8a-0e1f2a3b4c5d \
 		-d "$1" "$2" "${IMG_MIB}M" >/dev/null || die "mkfs.ext4 -d $1 failed"
+	find "$1" -mindepth 1 -printf '%P\n' >"$2.paths"
+	! grep -q '["\\]' "$2.paths" || die "$1: a path with a quote or backslash; debugfs cannot set its times"
+	awk -v e="@$EPOCH" 'BEGIN { printf "sif / atime %s\nsif / ctime %s\n", e, e }
+		{ printf "sif \"/%s\" atime %s\nsif \"/%s\" ctime %s\n", $0, e, $0, e }' "$2.paths" >"$2.cmds"
+	E2FSPROGS_FAKE_TIME=$EPOCH debugfs -w -f "$2.cmds" "$2" >/dev/null 2>"$2.err" ||
+		{ tail "$2.err" >&2; die "debugfs on $2 failed"; }
+	! grep -v '^debugfs [0-9]' "$2.err" | grep -q . ||
+		{ head "$2.err" >&2; die "debugfs could not set the times of every file in $2"; }
+	rm -f "$2.paths" "$2.cmds" "$2.err"
 }
 mk_sqfs() { # TREE IMG
 	mksquashfs "$1" "$2" -noappend -quiet -no-progress -comp zstd -b 131072 -no-xattrs \
