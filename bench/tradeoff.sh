@@ -173,7 +173,7 @@ for p in $PAIRS; do
 	rows+=("zck|zck -u -h sha256|$M_ZCK|$M_HDR|$M_FETCH|$M_DEV|1.00|$(ratio "$M_DEV" "$s_patch")|$M_MAKE|$M_APPLY|-")
 	tsv "$p" zck "zck -u -h sha256" ok "$M_ZCK" "$M_HDR" "$M_FETCH" "$M_DEV" "$M_WIRE" "$M_REUSED" \
 		1 "$(ratio "$M_DEV" "$s_patch")" "$M_MAKE" "$M_APPLY" "$VERSION" "$COMMIT"
-	note "zck: $M_MAKE s make, $M_APPLY s apply"
+	note "zck: device $(num "$M_DEV") bytes, .zck $(num "$M_ZCK"), $M_MAKE s make, $M_APPLY s apply"
 	best=""
 	best_name=""
 	IFS=';' read -r -a vlist <<<"$VARIANTS"
@@ -196,7 +196,8 @@ for p in $PAIRS; do
 			"$(awk -v a="$M_DEV" -v b="$base" 'BEGIN { printf "%.4f", a / b }')" \
 			"$(awk -v a="$M_DEV" -v b="$s_patch" 'BEGIN { printf "%.4f", a / b }')" \
 			"$M_MAKE" "$M_APPLY" "$VERSION" "$COMMIT"
-		note "$name: $M_MAKE s make, $M_APPLY s apply"
+		note "$name: device $(num "$M_DEV") bytes ($r x zck), .zck $(num "$M_ZCK"), $M_MAKE s make," \
+			"$M_APPLY s apply"
 		if [[ -z $best ]] || ((M_DEV < best)); then best=$M_DEV best_name=$name; fi
 	done
 	tsv "$p" zstd-full "zstd $FULL -T$THREADS" ok "$s_full" 0 "$s_full" "$s_full" "" 0 \
