@@ -72,9 +72,10 @@ release_dates() {
 	done
 }
 DATES=$(release_dates)
-# Comment lines do not count: editing the prose does not rebuild the pairs.
+# Comment lines and the summary at the end do not count: editing them does not rebuild the pairs.
 KEY=$({
-	sed '/^[[:space:]]*#/d; /^[[:space:]]*$/d' "$SCRIPT_DIR/pairs.sh" "$SCRIPT_DIR/lib.sh"
+	sed '/^# -* summary$/,$d; /^[[:space:]]*#/d; /^[[:space:]]*$/d' "$SCRIPT_DIR/pairs.sh"
+	sed '/^[[:space:]]*#/d; /^[[:space:]]*$/d' "$SCRIPT_DIR/lib.sh"
 	printf '%s\n' "$MIRROR" "$SECURITY" "$PKGS" "$EXTRA" "$IMG_MIB" "$EPOCH" "$TAR" "$DATES"
 } | sha256sum | cut -c1-12)
 OUT=$PAIRS_DIR/pairs-$KEY
@@ -211,7 +212,7 @@ for p in $PAIRS; do
 	d=$OUT/$p
 	nz=$(tr -d '\0' <"$d/new.img" | wc -c)
 	printf '   %-9s %-6s %10s %10s %10s %8s %5s %5s %5s\n' "$p" "$(awk '$1 == "format" { print $2 }' "$d/info")" \
-		"$(fsize "$d/old.img")" "$(fsize "$d/new.img")" "$(($(fsize "$d/new.img") - nz))" \
+		"$(fsize "$d/old.img")" "$(fsize "$d/new.img")" "$nz" \
 		"$(wc -l <"$d/packages.diff")" "$(grep -c '^~' "$d/packages.diff" || true)" \
 		"$(grep -c '^+' "$d/packages.diff" || true)" "$(grep -c '^-' "$d/packages.diff" || true)"
 done
