@@ -22,6 +22,7 @@
 #   TRADEOFF_FULL      options of the full zstd of new.img (default '-19')
 #   TRADEOFF_PATCH     level options of zstd --patch-from (default '-19')
 #   TRADEOFF_TSV       the machine-readable table (default $PAIRS_DIR/tradeoff-DATE.tsv)
+#   TRADEOFF_REFS=0    skip the two zstd references (the slow part: minutes each)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,6 +93,9 @@ jget() { jq -r ".$2" <"$1"; }
 num() { awk -v v="$1" 'BEGIN { s = sprintf("%d", v); o = ""
 	while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
 	print s o }'; }
+# r2/r4 A B: A / B to 2 or 4 places, or "-" / "" when B is unknown (no references measured).
+r2() { if [[ -n $2 ]]; then ratio "$1" "$2"; else echo -; fi; }
+r4() { [[ -z $2 ]] || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "ok" : "MISS" }'; }
 
 # A variant is supported when make accepts its options on a tiny image (exit 2 = usage error).
@@ -148,31 +152,33 @@ for p in $PAIRS; do
 		"$(wc -l <"$d/packages.diff") packages changed"
 
 	# The references: a full zstd of new.img, and zstd --patch-from=old.img (window over both).
-	wlog=10 t_full="" t_patch=""
-	while (((1 << wlog) < $(fsize "$d/old.img") + $(fsize "$d/new.img"))); do wlog=$((wlog + 1)); done
-	((wlog <= 31)) || wlog=31
-	# shellcheck disable=SC2086 # the options are words
-	timed t_full zstd -q -f $FULL -T"$THREADS" "$d/new.img" -o "$W/full.zst"
-	s_full=$(fsize "$W/full.zst")
-	rm -f "$W/full.zst"
-	note "zstd $FULL -T$THREADS of new.img: $(num "$s_full") bytes, $t_full s"
-	# shellcheck disable=SC2086 # the options are words
-	# (its advice on a better patch goes to a file, not the table)
-	timed t_patch zstd -q -f $PATCH -T"$THREADS" --long="$wlog" --patch-from="$d/old.img" \
-		"$d/new.img" -o "$W/patch.zst" 2>"$W/zstd.err" ||
-		{ cat "$W/zstd.err" >&2; die "$p: zstd --patch-from failed"; }
-	s_patch=$(fsize "$W/patch.zst")
-	zstd -q -d -f --long="$wlog" --patch-from="$d/old.img" "$W/patch.zst" -o "$W/out.img"
-	cmp -s "$W/out.img" "$d/new.img" || die "$p: zstd --patch-from did not round-trip"
-	rm -f "$W/out.img" "$W/patch.zst"
-	note "zstd $PATCH --long=$wlog --patch-from=old.img: $(num "$s_patch") bytes, $t_patch s"
+	wlog=10 t_full="" t_patch="" s_full="" s_patch=""
+	if [[ ${TRADEOFF_REFS:-1} != 0 ]]; then
+		while (((1 << wlog) < $(fsize "$d/old.img") + $(fsize "$d/new.img"))); do wlog=$((wlog + 1)); done
+		((wlog <= 31)) || wlog=31
+		# shellcheck disable=SC2086 # the options are words
+		timed t_full zstd -q -f $FULL -T"$THREADS" "$d/new.img" -o "$W/full.zst"
+		s_full=$(fsize "$W/full.zst")
+		rm -f "$W/full.zst"
+		note "zstd $FULL -T$THREADS of new.img: $(num "$s_full") bytes, $t_full s"
+		# shellcheck disable=SC2086 # the options are words
+		# (its advice on a better patch goes to a file, not the table)
+		timed t_patch zstd -q -f $PATCH -T"$THREADS" --long="$wlog" --patch-from="$d/old.img" \
+			"$d/new.img" -o "$W/patch.zst" 2>"$W/zstd.err" ||
+			{ cat "$W/zstd.err" >&2; die "$p: zstd --patch-from failed"; }
+		s_patch=$(fsize "$W/patch.zst")
+		zstd -q -d -f --long="$wlog" --patch-from="$d/old.img" "$W/patch.zst" -o "$W/out.img"
+		cmp -s "$W/out.img" "$d/new.img" || die "$p: zstd --patch-from did not round-trip"
+		rm -f "$W/out.img" "$W/patch.zst"
+		note "zstd $PATCH --long=$wlog --patch-from=old.img: $(num "$s_patch") bytes, $t_patch s"
+	fi
 
 	rows=()
 	measure_variant "$p" zck zck ""
 	base=$M_DEV
-	rows+=("zck|zck -u -h sha256|$M_ZCK|$M_HDR|$M_FETCH|$M_DEV|1.00|$(ratio "$M_DEV" "$s_patch")|$M_MAKE|$M_APPLY|-")
+	rows+=("zck|zck -u -h sha256|$M_ZCK|$M_HDR|$M_FETCH|$M_DEV|1.00|$(r2 "$M_DEV" "$s_patch")|$M_MAKE|$M_APPLY|-")
 	tsv "$p" zck "zck -u -h sha256" ok "$M_ZCK" "$M_HDR" "$M_FETCH" "$M_DEV" "$M_WIRE" "$M_REUSED" \
-		1 "$(ratio "$M_DEV" "$s_patch")" "$M_MAKE" "$M_APPLY" "$VERSION" "$COMMIT"
+		1 "$(r4 "$M_DEV" "$s_patch")" "$M_MAKE" "$M_APPLY" "$VERSION" "$COMMIT"
 	note "zck: device $(num "$M_DEV") bytes, .zck $(num "$M_ZCK"), $M_MAKE s make, $M_APPLY s apply"
 	best=""
 	best_name=""
@@ -191,40 +197,44 @@ for p in $PAIRS; do
 		r=$(ratio "$M_DEV" "$base")
 		target=""
 		[[ $name == default ]] && target="<= $T_DEFAULT $(verdict "$r" "$T_DEFAULT")"
-		rows+=("$name|make -t $THREADS $opts|$M_ZCK|$M_HDR|$M_FETCH|$M_DEV|$r|$(ratio "$M_DEV" "$s_patch")|$M_MAKE|$M_APPLY|$target")
+		rows+=("$name|make -t $THREADS $opts|$M_ZCK|$M_HDR|$M_FETCH|$M_DEV|$r|$(r2 "$M_DEV" "$s_patch")|$M_MAKE|$M_APPLY|$target")
 		tsv "$p" "$name" "$opts" ok "$M_ZCK" "$M_HDR" "$M_FETCH" "$M_DEV" "$M_WIRE" "$M_REUSED" \
-			"$(awk -v a="$M_DEV" -v b="$base" 'BEGIN { printf "%.4f", a / b }')" \
-			"$(awk -v a="$M_DEV" -v b="$s_patch" 'BEGIN { printf "%.4f", a / b }')" \
+			"$(r4 "$M_DEV" "$base")" "$(r4 "$M_DEV" "$s_patch")" \
 			"$M_MAKE" "$M_APPLY" "$VERSION" "$COMMIT"
 		note "$name: device $(num "$M_DEV") bytes ($r x zck), .zck $(num "$M_ZCK"), $M_MAKE s make," \
 			"$M_APPLY s apply"
 		if [[ -z $best ]] || ((M_DEV < best)); then best=$M_DEV best_name=$name; fi
 	done
-	tsv "$p" zstd-full "zstd $FULL -T$THREADS" ok "$s_full" 0 "$s_full" "$s_full" "" 0 \
-		"$(awk -v a="$s_full" -v b="$base" 'BEGIN { printf "%.4f", a / b }')" \
-		"$(awk -v a="$s_full" -v b="$s_patch" 'BEGIN { printf "%.4f", a / b }')" "$t_full" "" "$VERSION" "$COMMIT"
-	tsv "$p" zstd-patch "zstd $PATCH --long=$wlog --patch-from" ok "$s_patch" 0 "$s_patch" "$s_patch" "" "" \
-		"$(awk -v a="$s_patch" -v b="$base" 'BEGIN { printf "%.4f", a / b }')" 1 "$t_patch" "" "$VERSION" "$COMMIT"
+	if [[ -n $s_patch ]]; then
+		tsv "$p" zstd-full "zstd $FULL -T$THREADS" ok "$s_full" 0 "$s_full" "$s_full" "" 0 \
+			"$(r4 "$s_full" "$base")" "$(r4 "$s_full" "$s_patch")" "$t_full" "" "$VERSION" "$COMMIT"
+		tsv "$p" zstd-patch "zstd $PATCH --long=$wlog --patch-from" ok "$s_patch" 0 "$s_patch" \
+			"$s_patch" "" "" "$(r4 "$s_patch" "$base")" 1 "$t_patch" "" "$VERSION" "$COMMIT"
+	fi
 
 	say "pair $p ($(wc -l <"$d/packages.diff") packages changed): bytes a device fetches" \
 		"(payload from zckup plan + header)"
 	{
 		echo "variant|options|.zck|header|payload|device|/zck|/patch|make s|apply s|target"
 		printf '%s\n' "${rows[@]}"
-		echo "zstd-full|zstd $FULL -T$THREADS of new.img|$s_full|-|-|$s_full|$(ratio "$s_full" "$base")|$(ratio "$s_full" "$s_patch")|$t_full|-|"
-		echo "zstd-patch|zstd $PATCH --long=$wlog --patch-from=old.img|$s_patch|-|-|$s_patch|$(ratio "$s_patch" "$base")|1.00|$t_patch|-|"
+		if [[ -n $s_patch ]]; then
+			echo "zstd-full|zstd $FULL -T$THREADS of new.img|$s_full|-|-|$s_full|$(ratio "$s_full" "$base")|$(ratio "$s_full" "$s_patch")|$t_full|-|"
+			echo "zstd-patch|zstd $PATCH --long=$wlog --patch-from=old.img|$s_patch|-|-|$s_patch|$(ratio "$s_patch" "$base")|1.00|$t_patch|-|"
+		fi
 	} | awk -F'|' '
 		function n(v) { if (v !~ /^[0-9]+$/) return v; s = v; o = ""
 			while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
 			return s o }
-		NF == 3 { printf "   %-10s %-34s %s\n", $1, $2, $3; next }
-		{ printf "   %-10s %-34s %13s %9s %13s %13s %6s %7s %7s %7s %s\n", $1, $2, n($3), n($4), n($5),
+		NF == 3 { printf "   %-10s %-40s %s\n", $1, $2, $3; next }
+		{ printf "   %-10s %-40s %13s %9s %13s %13s %6s %7s %7s %7s %s\n", $1, $2, n($3), n($4), n($5),
 			n($6), $7, $8, $9, $10, $11 }'
 	if [[ -n $best ]]; then
 		rb=$(ratio "$best" "$base")
-		rp=$(ratio "$best" "$s_patch")
+		rp=$(r2 "$best" "$s_patch")
+		mv="$(verdict "$rp" "$T_MOON")"
+		[[ -n $s_patch ]] || mv="not measured"
 		note "best variant: $best_name, $rb x the zck baseline (target <= $T_BEST: $(verdict "$rb" "$T_BEST"))," \
-			"$rp x zstd --patch-from (moonshot <= $T_MOON: $(verdict "$rp" "$T_MOON"))"
+			"$rp x zstd --patch-from (moonshot <= $T_MOON: $mv)"
 		SUMMARY+=("$p: best $best_name $rb x zck, $rp x patch-from")
 	fi
 done
