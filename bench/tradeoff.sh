@@ -32,7 +32,7 @@ REPO=$(cd "$SCRIPT_DIR/.." && pwd)
 export LC_ALL=C
 PAIRS_DIR=${PAIRS_DIR:-/tmp/zckup-pairs}
 BUILD_DIR=${BUILD_DIR:-$REPO/build-release}
-VARIANTS=${TRADEOFF_VARIANTS:-default:;l9:-l 9;l22:-l 22;dict:--dict auto;fine:--profile fine;fine-dict:--profile fine --dict auto}
+VARIANTS=${TRADEOFF_VARIANTS:-default:;l9:-l 9;l22:-l 22;dict:--dict auto;fine:--profile fine}
 THREADS=${TRADEOFF_THREADS:-$(nproc)}
 FULL=${TRADEOFF_FULL:--19}
 PATCH=${TRADEOFF_PATCH:--19}
@@ -132,8 +132,13 @@ measure_variant() {
 	fi
 	M_ZCK=$(fsize "$z")
 	M_HDR=$("$ZCKUP" inspect --json "$W/$name.zckh" | jq -r .header_bytes)
-	"$ZCKUP" plan -q --json --source "$d/old.img" "$W/$name.zckh" >"$W/$name.plan.json"
+	# --url: for a --profile fine .zck, plan reads the piece tables and the sources' pieces and
+	# tells what apply fetches (fine_fetch_bytes: tables + frames); without it, whole chunks
+	"$ZCKUP" plan -q --json --source "$d/old.img" "$W/$name.zckh" --url "$z" \
+		>"$W/$name.plan.json"
 	M_FETCH=$(jget "$W/$name.plan.json" fetch_bytes)
+	[[ $(jq -r '.fine // false' "$W/$name.plan.json") != true ]] ||
+		M_FETCH=$(jget "$W/$name.plan.json" fine_fetch_bytes)
 	M_WIRE=$(jget "$W/$name.plan.json" wire_bytes_estimate)
 	M_REUSED=$(jget "$W/$name.plan.json" reused_bytes)
 	M_DEV=$((M_FETCH + M_HDR))
@@ -141,6 +146,11 @@ measure_variant() {
 	timed M_APPLY "$ZCKUP" apply -q --header "$W/$name.zckh" --url "$z" --source "$d/old.img" \
 		-o "$W/out.img"
 	cmp -s "$W/out.img" "$d/new.img" || die "$p/$name: apply wrote an image that is not new.img"
+	# the payload plan predicted is what apply reads (apply's own count, not timed)
+	local got
+	got=$("$ZCKUP" apply -q --json --header "$W/$name.zckh" --url "$z" --source "$d/old.img" \
+		-o "$W/out.img" | jq -r '.fetched_bytes')
+	[[ $got == "$M_FETCH" ]] || note "$p/$name: plan said $M_FETCH payload bytes, apply read $got"
 	rm -f "$W/out.img" "$z"
 }
 

@@ -53,8 +53,9 @@ bool cli_parse_int(const char *s, long min, long max, long *out);
 int cli_parse_threads(const char *s, int *out);
 #define CLI_THREADS_USAGE                                                                          \
 	"      --threads N          worker threads: indexing the sources, and apply's\n"        \
-	"                           verify/decompress pass (default 0: one per CPU it may\n"     \
-	"                           run on); the result is the same for every N\n"
+	"                           verify/decompress pass (default 0: as many as the CPUs\n"    \
+	"                           it may run on, one fewer for apply's pass); the result\n"     \
+	"                           is the same for every N\n"
 
 void cli_hex(const uint8_t *d, size_t n, char *out);
 /* Parses 64 hex digits into out[32]; -1 when malformed. */
