@@ -103,7 +103,11 @@ ZCKUP_API void zckup_set_limits(zckup_ctx *ctx, const struct zckup_limits *lim);
  * by taskset or a cpuset), 1 = none besides the calling one, N = N
  * worker threads (each with its own 1.125 MiB read buffer; at most 64 index
  * workers). The result does not depend on it: the same chunks are found at the
- * same places. Returns 0, or -EINVAL when threads is not in 0..1024.
+ * same places. apply's write pass (reading and verifying reused chunks,
+ * decompressing and verifying fetched ones) takes the same count, or with 0
+ * one worker fewer than the CPUs (at least one): its writing thread and the
+ * image digest's thread need the rest. Returns 0, or -EINVAL when threads is
+ * not in 0..1024.
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_set_threads(zckup_ctx *ctx, int threads);
 

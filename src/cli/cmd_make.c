@@ -23,7 +23,7 @@ static const char make_usage[] =
 	"                          fine: same chunks, each a piece table (a zstd skippable\n"
 	"                          frame) + one zstd frame per 4 KiB piece, so zckup fetches\n"
 	"                          only the pieces a device lacks; zck, unzck and SWUpdate\n"
-	"                          still read it as an ordinary .zck (larger: +27% on ext4)\n"
+	"                          still read it as an ordinary .zck (21-27% larger on ext4)\n"
 	"      --dict MODE         zstd dictionary for every chunk, stored as zchunk's\n"
 	"                          dictionary chunk (devices fetch it once per update):\n"
 	"                          none (default), auto (trained on IMAGE's own chunks;\n"
