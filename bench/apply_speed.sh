@@ -29,28 +29,9 @@ need dd coreutils
 need cmp diffutils
 TASKSET=$(command -v taskset || true)
 
-if [[ -n ${ZCKUP:-} ]]; then
-	[[ -x $ZCKUP ]] || die "ZCKUP=$ZCKUP is not an executable"
-else
-	say "building zckup (release) in $BUILD_DIR"
-	mkdir -p "$BENCH_DIR"
-	ZCKUP=$(bench_build_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR/build.log")
-fi
-ZCKUP=$(cd "$(dirname "$ZCKUP")" && pwd)/$(basename "$ZCKUP")
+bench_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR"
 
-mkdir -p "$BENCH_DIR"
-W=$(mktemp -d "$BENCH_DIR/speed.XXXXXX")
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		echo "bench: kept $W" >&2
-	else
-		rm -rf -- "$W"
-		rmdir -- "$BENCH_DIR" 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir speed
 
 # timed NAME CMD...: median wall seconds of RUNS runs (after one warm-up run).
 timed() {

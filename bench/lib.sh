@@ -49,6 +49,46 @@ bench_build_zckup() {
 	printf '%s\n' "$(cd "$dir" && pwd)/zckup"
 }
 
+# bench_zckup REPO BUILD_DIR LOG_DIR: sets ZCKUP to the absolute path of the zckup to measure:
+# $ZCKUP when the caller set it, else a release build of REPO in BUILD_DIR (its log in LOG_DIR
+# while it builds).
+bench_zckup() {
+	if [[ -n ${ZCKUP:-} ]]; then
+		[[ -x $ZCKUP ]] || die "ZCKUP=$ZCKUP is not an executable"
+	else
+		say "building zckup (release) in $2"
+		mkdir -p "$3"
+		ZCKUP=$(bench_build_zckup "$1" "$2" "$3/build.log")
+	fi
+	ZCKUP=$(cd "$(dirname "$ZCKUP")" && pwd)/$(basename "$ZCKUP")
+	"$ZCKUP" --version >/dev/null || die "$ZCKUP --version failed"
+}
+
+# bench_workdir NAME: sets W to a new directory NAME.XXXXXX under $BENCH_DIR, removed at exit
+# with $BENCH_DIR itself when that is left empty (BENCH_KEEP=1 keeps them). A script that
+# starts servers defines bench_on_exit to stop them; it runs first.
+bench_workdir() {
+	mkdir -p "$BENCH_DIR"
+	BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+	W=$(mktemp -d "$BENCH_DIR/$1.XXXXXX")
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+# shellcheck disable=SC2317 # called by the EXIT trap
+bench_cleanup() {
+	local rc=$?
+
+	set +e # a killed server's status must not end the cleanup early
+	! declare -F bench_on_exit >/dev/null || bench_on_exit
+	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+		echo "bench: kept $W" >&2
+	else
+		rm -rf -- "$W"
+		rmdir -- "$BENCH_DIR" 2>/dev/null || true # only if nothing else is in it
+	fi
+	[[ $rc -eq 0 ]] || echo "bench: FAILED (exit $rc); see the messages above" >&2
+}
+
 # list_files BUDGET DIR...: a fixed pseudo-random sample of regular files under DIRs (paths
 # relative to /), at most 8 MiB each, up to BUDGET bytes in total.
 list_files() {

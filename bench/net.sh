@@ -54,15 +54,7 @@ need tar tar
 need cmp diffutils
 PY=$(command -v python3)
 
-if [[ -n ${ZCKUP:-} ]]; then
-	[[ -x $ZCKUP ]] || die "ZCKUP=$ZCKUP is not an executable"
-else
-	say "building zckup (release) in $BUILD_DIR"
-	mkdir -p "$BENCH_DIR"
-	ZCKUP=$(bench_build_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR/build.log")
-fi
-ZCKUP=$(cd "$(dirname "$ZCKUP")" && pwd)/$(basename "$ZCKUP")
-"$ZCKUP" --version >/dev/null || die "$ZCKUP --version failed"
+bench_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR"
 HAVE_HTTP=0
 # (not `| grep -q`: with pipefail, grep leaving early can fail the pipeline with SIGPIPE)
 case $("$ZCKUP" apply --help 2>&1) in *--connections*) HAVE_HTTP=1 ;; esac
@@ -71,26 +63,14 @@ case $("$ZCKUP" apply --help 2>&1) in *--connections*) HAVE_HTTP=1 ;; esac
 mkdir -p "$BENCH_DIR"
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 case $BENCH_DIR/ in /tmp/*) die "BENCH_DIR must not be under /tmp (runs get a private /tmp)" ;; esac
-W=$(mktemp -d "$BENCH_DIR/net.XXXXXX")
-chmod 755 "$W"  # the downloader process of zckup may run as nobody
 nginx_pid='' proxy_pid=''
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local rc=$?
-
-	set +e  # a killed server's status must not end the cleanup early
+# shellcheck disable=SC2317 # called by bench_cleanup at exit
+bench_on_exit() {
 	[[ -z $proxy_pid ]] || { kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
 	[[ -z $nginx_pid ]] || { kill "$nginx_pid" 2>/dev/null; wait "$nginx_pid" 2>/dev/null; }
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		echo "bench: kept $W" >&2
-	else
-		rm -rf -- "$W"
-		rmdir -- "$BENCH_DIR" 2>/dev/null || true  # only if nothing else is in it
-	fi
-	[[ $rc -eq 0 ]] || echo "bench: FAILED (exit $rc); see the messages above" >&2
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir net
+chmod 755 "$W"  # the downloader process of zckup may run as nobody
 
 avail_mib=$(df -Pm "$W" | awk 'NR == 2 { print $4 }')
 ((avail_mib >= 4 * IMG_MIB + 500)) ||

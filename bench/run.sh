@@ -48,33 +48,10 @@ need cmp diffutils
 HYPERFINE=$(command -v hyperfine || true)
 [[ ${BENCH_HYPERFINE:-1} != 0 ]] || HYPERFINE=""
 
-if [[ -n ${ZCKUP:-} ]]; then
-	[[ -x $ZCKUP ]] || die "ZCKUP=$ZCKUP is not an executable"
-else
-	say "building zckup (release) in $BUILD_DIR"
-	mkdir -p "$BENCH_DIR"
-	ZCKUP=$(bench_build_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR/build.log")
-fi
-ZCKUP=$(cd "$(dirname "$ZCKUP")" && pwd)/$(basename "$ZCKUP")
-"$ZCKUP" --version >/dev/null || die "$ZCKUP --version failed"
+bench_zckup "$REPO" "$BUILD_DIR" "$BENCH_DIR"
 
 # ---------------------------------------------------------------- work dir
-mkdir -p "$BENCH_DIR"
-W=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local rc=$?
-
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-		echo "bench: kept $W" >&2
-	else
-		rm -rf -- "$W"
-		rmdir -- "$BENCH_DIR" 2>/dev/null || true  # only if nothing else is in it
-	fi
-	[[ $rc -eq 0 ]] || echo "bench: FAILED (exit $rc); see the messages above" >&2
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir run
 
 avail_mib=$(df -Pm "$W" | awk 'NR == 2 { print $4 }')
 need_mib=$((3 * IMG_MIB + 3 * BIG_MIB + 2 * BIG_MIB / 2 + 600))
