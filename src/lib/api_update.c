@@ -50,6 +50,7 @@ struct update_inputs {
 	size_t n;
 	int target_fd;    /* readable raw target, -1 when none */
 	bool *in_place;   /* per chunk, NULL when no target was checked */
+	struct zu_index_cuts *cuts; /* per source, for a fine header; else NULL */
 };
 
 static void inputs_close(struct update_inputs *in)
@@ -60,6 +61,8 @@ static void inputs_close(struct update_inputs *in)
 	free(in->fds);
 	free(in->ix);
 	free(in->in_place);
+	zu_index_cuts_free(in->cuts, in->n);
+	free(in->cuts);
 	if (in->target_fd >= 0)
 		close(in->target_fd);
 	memset(in, 0, sizeof(*in));
@@ -214,6 +217,9 @@ static int index_and_plan(zckup_ctx *ctx, const struct zu_header *h,
 		return zu_err_set(&ctx->err, -ENOMEM, "out of memory for %zu chunk locations",
 				  h->n_chunks);
 	ip.progress = zu_api_progress(ctx);
+	if (h->fine.valid && in->n > 0 && !in->cuts)
+		in->cuts = calloc(in->n, sizeof(*in->cuts)); /* NULL: fine runs the chunker */
+	ip.cuts = in->cuts;
 	r = zu_index_run(&ip, locs, &st, &ctx->err);
 	res->n_index_located = st.n_indexed;
 	if (r == 0 && check && precheck && st.n_indexed > 0)
@@ -300,7 +306,7 @@ static int fine_prepare(zckup_ctx *ctx, const char *url, const struct zu_header 
 	}
 	for (size_t i = 0; i < in->n; i++)
 		sizes[i] = in->ix[i].size;
-	r = zu_fine_index(fine, in->fds, sizes, in->n, &pg, &ctx->err);
+	r = zu_fine_index(fine, in->fds, sizes, in->cuts, in->n, &pg, &ctx->err);
 	if (r < 0)
 		goto out;
 	*out_fine = fine;

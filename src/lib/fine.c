@@ -38,9 +38,10 @@ int zu_fine_elem_parse(const uint8_t *data, uint64_t size, struct zu_fine_layout
 				  ZU_FINE_ELEM_LEN);
 	if (data[0] != ZU_FINE_VERSION)
 		return zu_err_set(err, -EBADMSG,
-				  "fine layout element: version %u not supported (expected %u): "
-				  "a newer zckup made this file",
-				  data[0], ZU_FINE_VERSION);
+				  "fine layout element: version %u not supported (this zckup "
+				  "reads version %u)%s",
+				  data[0], ZU_FINE_VERSION,
+				  data[0] > ZU_FINE_VERSION ? ": a newer zckup made this file" : "");
 	l.piece_shift = data[1];
 	l.digest_len = data[2];
 	l.len_bytes = data[3];
@@ -48,10 +49,10 @@ int zu_fine_elem_parse(const uint8_t *data, uint64_t size, struct zu_fine_layout
 		return zu_err_set(err, -EBADMSG,
 				  "fine layout element: piece size 2^%u not in 2^9..2^20",
 				  l.piece_shift);
-	if (l.digest_len < 8 || l.digest_len > 32)
+	if (l.digest_len != ZU_FINE_DIGEST_LEN)
 		return zu_err_set(err, -EBADMSG,
-				  "fine layout element: %u digest bytes per piece, not in 8..32",
-				  l.digest_len);
+				  "fine layout element: %u digest bytes per piece, expected %u",
+				  l.digest_len, ZU_FINE_DIGEST_LEN);
 	if (l.len_bytes != 2 && l.len_bytes != 4)
 		return zu_err_set(err, -EBADMSG,
 				  "fine layout element: %u length bytes per piece, expected 2 or 4",

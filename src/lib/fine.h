@@ -8,15 +8,18 @@
  *
  * Byte layout of one chunk's compressed bytes in a fine .zck:
  *   skippable zstd frame: u32le magic ZU_FINE_MAGIC, u32le payload size,
- *                         payload = u8 version (1), then per piece:
- *                         u16le frame length, ZU_FINE_DIGEST_LEN bytes of
- *                         SHA-256(piece) (its first bytes)
+ *                         payload = u8 version (2), then per piece:
+ *                         u16le frame length, the piece's 8-byte hash
+ *                         (piecehash.h: XXH64, little-endian)
  *   one independent zstd frame per piece, in order (content size set)
  * Pieces = the chunk cut at image offsets that are multiples of the piece
  * size, clipped at the chunk's edges. All of it concatenated is one valid
  * zstd stream: zck, unzck and SWUpdate decode it as an ordinary chunk.
- * Header optional element ZU_ELEM_FINE (4 bytes): version (1), log2 of the
- * piece size, digest bytes per entry, length bytes per entry.
+ * Header optional element ZU_ELEM_FINE (4 bytes): version (2), log2 of the
+ * piece size, digest bytes per entry (8), length bytes per entry.
+ * Version 1 (never released) named pieces by 16 bytes of their SHA-256; a
+ * device hashes every block of its sources with the piece hash, and SHA-256
+ * made that pass slower than the disk on CPUs without SHA instructions.
  */
 #ifndef ZU_FINE_H
 #define ZU_FINE_H
@@ -30,19 +33,19 @@
 /* Optional element id, next to ZU_ELEM_IMAGE_SHA256 (0x7a75). */
 #define ZU_ELEM_FINE 0x7a76u
 #define ZU_FINE_ELEM_LEN 4u
-#define ZU_FINE_VERSION 1u
+#define ZU_FINE_VERSION 2u
 /* zstd skippable frame magic (0x184D2A50..5F); the low nibble 0xE marks zckup's table. */
 #define ZU_FINE_MAGIC 0x184D2A5Eu
 #define ZU_FINE_SKIP_HDR 8u     /* magic + size */
 #define ZU_FINE_PIECE_SHIFT 12u /* 4 KiB: the ext4 block */
-#define ZU_FINE_DIGEST_LEN 16u
+#define ZU_FINE_DIGEST_LEN 8u /* ZU_PIECEHASH_LEN */
 #define ZU_FINE_LEN_BYTES 2u
 
 /* What the header element says; valid = the element was present and well formed. */
 struct zu_fine_layout {
 	bool valid;
 	uint8_t piece_shift;  /* 9..20 */
-	uint8_t digest_len;   /* 8..32 */
+	uint8_t digest_len;   /* ZU_FINE_DIGEST_LEN */
 	uint8_t len_bytes;    /* 2 or 4 */
 };
 

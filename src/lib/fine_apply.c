@@ -19,6 +19,7 @@
 #include "fine.h"
 #include "hash.h"
 #include "io.h"
+#include "piecehash.h"
 
 #define FA_READ_BUF (1u << 20)  /* source reads; a multiple of every piece size */
 #define FA_WINDOW_BYTES (4u << 20)
@@ -318,24 +319,20 @@ struct fa_scan {
 	size_t n_found;
 };
 
-static int fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t off,
-		     struct zu_err *err)
+/* The piece hash is a candidate's name only: the rebuilt chunk's SHA-256 decides. */
+static void fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t off)
 {
 	struct zu_fine *f = sc->f;
-	uint8_t d[ZU_SHA256_LEN];
+	uint8_t d[ZU_PIECEHASH_LEN];
 	struct fa_want *w;
-	int r;
 
-	r = fa_digest(f, p, n, d, err);
-	if (r < 0)
-		return r;
+	zu_piecehash_bytes(p, n, d);
 	w = &f->set[fa_slot(f, d, (uint32_t)n)];
 	if (w->digest && w->source == ZU_NO_SOURCE) {
 		w->source = sc->source;
 		w->offset = off;
 		sc->n_found++;
 	}
-	return 0;
 }
 
 /*
@@ -343,72 +340,96 @@ static int fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t of
  * aligned block, and the parts of blocks that the source's chunk cuts
  * (cuts[0..n_cuts), absolute, ascending) split, as make clips pieces.
  */
-static int fa_scan_buf(struct fa_scan *sc, const uint8_t *buf, size_t n, uint64_t base,
-		       const uint64_t *cuts, size_t n_cuts, struct zu_err *err)
+static void fa_scan_buf(struct fa_scan *sc, const uint8_t *buf, size_t n, uint64_t base,
+			const uint64_t *cuts, size_t n_cuts)
 {
 	size_t piece = (size_t)1 << sc->f->lay->piece_shift, c = 0;
-	int r = 0;
 
-	for (size_t b = 0; r == 0 && b < n; b += piece) {
+	for (size_t b = 0; b < n; b += piece) {
 		size_t blen = n - b < piece ? n - b : piece;
 		uint64_t from = base + b, end = from + blen;
 
-		r = fa_lookup(sc, buf + b, blen, from, err);
+		fa_lookup(sc, buf + b, blen, from);
 		while (c < n_cuts && cuts[c] <= base + b)
 			c++;
 		if (c >= n_cuts || cuts[c] >= end)
 			continue;
-		for (; r == 0 && c < n_cuts && cuts[c] < end; c++) {
-			r = fa_lookup(sc, buf + (from - base), (size_t)(cuts[c] - from), from, err);
+		for (; c < n_cuts && cuts[c] < end; c++) {
+			fa_lookup(sc, buf + (from - base), (size_t)(cuts[c] - from), from);
 			from = cuts[c];
 		}
-		if (r == 0)
-			r = fa_lookup(sc, buf + (from - base), (size_t)(end - from), from, err);
+		fa_lookup(sc, buf + (from - base), (size_t)(end - from), from);
 	}
-	return r;
 }
 
-static int fa_index_source(struct fa_scan *sc, int fd, uint64_t size, uint8_t *buf,
-			   uint64_t *cuts, size_t cap_cuts, const struct zu_progress *progress,
-			   uint64_t *done, uint64_t total, struct zu_err *err)
+/*
+ * The cuts of a source that fall in [off, off + n): from the index's record
+ * when it is complete (*next walks it), else by running the chunker ch over
+ * the buffer into cuts[0..cap_cuts).
+ */
+static size_t fa_cuts(const struct zu_index_cuts *known, size_t *next, struct zu_chunker *ch,
+		      const uint8_t *buf, size_t n, uint64_t off, uint64_t *cuts, size_t cap_cuts,
+		      const uint64_t **out)
+{
+	size_t pos = 0, n_cuts = 0;
+
+	if (known) {
+		size_t from = *next;
+
+		while (*next < known->n && known->at[*next] < off + n)
+			(*next)++;
+		*out = known->at + from;
+		return *next - from;
+	}
+	while (pos < n) {
+		size_t k = zu_chunker_scan(ch, buf + pos, n - pos);
+
+		if (k == ZU_CHUNKER_NO_CUT)
+			break;
+		pos += k;
+		if (n_cuts < cap_cuts && (n_cuts == 0 || cuts[n_cuts - 1] != off + pos))
+			cuts[n_cuts++] = off + pos;
+	}
+	*out = cuts;
+	return n_cuts;
+}
+
+static int fa_index_source(struct fa_scan *sc, int fd, uint64_t size,
+			   const struct zu_index_cuts *known, uint8_t *buf, uint64_t *cuts,
+			   size_t cap_cuts, const struct zu_progress *progress, uint64_t *done,
+			   uint64_t total, struct zu_err *err)
 {
 	struct zu_chunker ch;
+	size_t next = 0;
 	int r = 0;
 
 	zu_chunker_init(&ch);
 	for (uint64_t off = 0; r == 0 && off < size; off += FA_READ_BUF) {
 		size_t n = size - off < FA_READ_BUF ? (size_t)(size - off) : FA_READ_BUF;
-		size_t pos = 0, n_cuts = 0;
+		const uint64_t *at;
+		size_t n_at;
 
 		r = zu_io_pread_full(fd, buf, n, off, err);
 		if (r < 0)
 			return zu_err_prefix(err, "offset %" PRIu64, off);
-		while (pos < n) {
-			size_t k = zu_chunker_scan(&ch, buf + pos, n - pos);
-
-			if (k == ZU_CHUNKER_NO_CUT)
-				break;
-			pos += k;
-			if (n_cuts < cap_cuts && (n_cuts == 0 || cuts[n_cuts - 1] != off + pos))
-				cuts[n_cuts++] = off + pos;
-		}
-		r = fa_scan_buf(sc, buf, n, off, cuts, n_cuts, err);
+		n_at = fa_cuts(known, &next, &ch, buf, n, off, cuts, cap_cuts, &at);
+		fa_scan_buf(sc, buf, n, off, at, n_at);
 		*done += n;
 		sc->f->st.source_bytes += n;
 		zu_progress_report(progress, ZU_PHASE_INDEX, *done, total);
-		if (r == 0)
-			r = zu_progress_check_cancel(progress, err);
+		r = zu_progress_check_cancel(progress, err);
 	}
 	return r;
 }
 
-int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes, size_t n,
-		  const struct zu_progress *progress, struct zu_err *err)
+int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
+		  const struct zu_index_cuts *cuts, size_t n, const struct zu_progress *progress,
+		  struct zu_err *err)
 {
 	/* a chunk is at least ZU_CHUNKER_MIN bytes: at most this many cuts in a buffer */
 	size_t cap_cuts = FA_READ_BUF / ZU_CHUNKER_MIN + 2;
 	uint8_t *buf = NULL;
-	uint64_t *cuts = NULL, total = 0, done = 0;
+	uint64_t *cuts_buf = NULL, total = 0, done = 0;
 	size_t wanted = 0;
 	struct fa_scan sc = { .f = f };
 	int r = 0;
@@ -420,21 +441,23 @@ int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes, size
 	for (size_t i = 0; i < n; i++)
 		total += sizes[i];
 	buf = malloc(FA_READ_BUF);
-	cuts = malloc(cap_cuts * sizeof(*cuts));
-	if (!buf || !cuts) {
+	cuts_buf = malloc(cap_cuts * sizeof(*cuts_buf));
+	if (!buf || !cuts_buf) {
 		r = zu_err_set(err, -ENOMEM, "cannot allocate a read buffer");
 		goto out;
 	}
 	for (size_t i = 0; r == 0 && i < n && sc.n_found < wanted; i++) {
+		const struct zu_index_cuts *known = cuts && cuts[i].complete ? &cuts[i] : NULL;
+
 		sc.source = (uint32_t)i;
-		r = fa_index_source(&sc, fds[i], sizes[i], buf, cuts, cap_cuts, progress, &done,
-				    total, err);
+		r = fa_index_source(&sc, fds[i], sizes[i], known, buf, cuts_buf, cap_cuts,
+				    progress, &done, total, err);
 		if (r < 0)
 			zu_err_prefix(err, "source %zu", i);
 	}
 out:
 	free(buf);
-	free(cuts);
+	free(cuts_buf);
 	return r;
 }
 

@@ -12,7 +12,9 @@
  * Memory: about 100 bytes per piece of the missing chunks (table entry,
  * piece record, two slots of the wanted set) plus one window of frames
  * (at most 4 MiB, or one whole chunk). The sources are read a second time
- * (after the coarse index), only when some missing chunk has a table.
+ * (after the coarse index), only when some missing chunk has a table; that
+ * pass costs little more than the read: the piece hash runs at several GB/s,
+ * and the chunk cuts come from the index's record of them.
  */
 #ifndef ZU_FINE_APPLY_H
 #define ZU_FINE_APPLY_H
@@ -66,10 +68,14 @@ void zu_fine_free(struct zu_fine *f);
 int zu_fine_read_tables(struct zu_fine *f, struct zu_fetch *fetch, struct zu_err *err)
 	__attribute__((warn_unused_result));
 
-/* Reads the sources (fds[i], sizes[i] bytes) to find the wanted pieces. */
-int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes, size_t n,
-		  const struct zu_progress *progress, struct zu_err *err)
-	__attribute__((warn_unused_result));
+/*
+ * Reads the sources (fds[i], sizes[i] bytes) to find the wanted pieces.
+ * cuts: NULL, or per source the chunk cuts the index recorded; a complete
+ * record spares running the chunker again (the result is the same).
+ */
+int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
+		  const struct zu_index_cuts *cuts, size_t n, const struct zu_progress *progress,
+		  struct zu_err *err) __attribute__((warn_unused_result));
 
 /* Fills the plan figures of *out (what apply would fetch after the tables). */
 void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out);

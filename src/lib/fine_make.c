@@ -11,6 +11,8 @@
 #include <inttypes.h>
 #include <zstd.h>
 
+#include "piecehash.h"
+
 size_t zu_fine_comp_bound(const struct zu_fine_layout *l, size_t max_len)
 {
 	size_t piece = (size_t)1 << l->piece_shift;
@@ -20,15 +22,14 @@ size_t zu_fine_comp_bound(const struct zu_fine_layout *l, size_t max_len)
 	return (size_t)zu_fine_table_len(l, n) + n * ZSTD_compressBound(piece);
 }
 
-int zu_fine_compress(const struct zu_fine_layout *l, void *cctx, struct zu_sha256 *sha,
-		     uint64_t off, const uint8_t *u, size_t len, uint8_t *out, size_t cap,
-		     size_t *out_len, struct zu_err *err)
+int zu_fine_compress(const struct zu_fine_layout *l, void *cctx, uint64_t off,
+		     const uint8_t *u, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+		     struct zu_err *err)
 {
 	uint64_t n = zu_fine_n_pieces(l, off, len);
 	uint64_t tlen = zu_fine_table_len(l, n);
 	uint32_t max_frame = l->len_bytes == 4 ? UINT32_MAX : (1u << (8 * l->len_bytes)) - 1;
 	size_t pos;
-	int r;
 
 	if (tlen == 0 || tlen > cap)
 		return zu_err_set(err, -EOVERFLOW, "piece table of %" PRIu64 " pieces does not fit",
@@ -36,18 +37,12 @@ int zu_fine_compress(const struct zu_fine_layout *l, void *cctx, struct zu_sha25
 	zu_fine_table_start(l, out, n);
 	pos = (size_t)tlen;
 	for (uint64_t k = 0; k < n; k++) {
-		uint8_t d[ZU_SHA256_LEN];
+		uint8_t d[ZU_PIECEHASH_LEN];
 		uint64_t ps, pl;
 		size_t z;
 
 		zu_fine_piece(l, off, len, k, &ps, &pl);
-		r = zu_sha256_reset(sha, err);
-		if (r == 0)
-			r = zu_sha256_update(sha, u + ps, (size_t)pl, err);
-		if (r == 0)
-			r = zu_sha256_final(sha, d, err);
-		if (r < 0)
-			return r;
+		zu_piecehash_bytes(u + ps, (size_t)pl, d);
 		z = ZSTD_compress2(cctx, out + pos, cap - pos, u + ps, (size_t)pl);
 		if (ZSTD_isError(z))
 			return zu_err_set(err, -EIO, "zstd compression of piece %" PRIu64

@@ -444,10 +444,52 @@ static int seq_block(void *user, size_t n, struct zu_err *err)
 	return zu_progress_check_cancel(&x->p->progress, err);
 }
 
+void zu_index_cuts_free(struct zu_index_cuts *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		free(c[i].at);
+		c[i] = (struct zu_index_cuts){ 0 };
+	}
+}
+
+void zu_ix_record_cut(struct ix_run *x, uint32_t src, uint64_t end)
+{
+	struct zu_index_cuts *c = x->p->cuts ? &x->p->cuts[src] : NULL;
+
+	/* cap SIZE_MAX: given up on this source (out of memory) */
+	if (!c || c->cap == SIZE_MAX || end >= x->p->sources[src].size ||
+	    (c->n && c->at[c->n - 1] >= end))
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		uint64_t *at = c->cap <= SIZE_MAX / 2 / sizeof(*at) ? realloc(c->at, cap * sizeof(*at))
+								    : NULL;
+
+		if (!at) {
+			/* only an optimisation: the fine pass runs the chunker itself instead */
+			free(c->at);
+			*c = (struct zu_index_cuts){ .cap = SIZE_MAX };
+			return;
+		}
+		c->at = at;
+		c->cap = cap;
+	}
+	c->at[c->n++] = end;
+}
+
+void zu_ix_cuts_complete(struct ix_run *x, uint32_t src)
+{
+	struct zu_index_cuts *c = x->p->cuts ? &x->p->cuts[src] : NULL;
+
+	if (c && c->cap != SIZE_MAX)
+		c->complete = true;
+}
+
 static int seq_chunk(void *user, uint64_t start, uint64_t end, bool hashed, struct ix_ent *head)
 {
 	struct ix_seq *q = user;
 
+	zu_ix_record_cut(q->x, q->src_idx, end);
 	if (hashed)
 		q->x->st.bytes_hashed += end - start;
 	zu_ix_locate(q->x, head, q->src_idx, start);
@@ -520,10 +562,13 @@ static int run_sequential(struct ix_run *x, struct zu_err *err)
 		struct ix_seq q = { .x = x, .src_idx = (uint32_t)i };
 		struct ix_job j = { .src_idx = (uint32_t)i, .to = src->size };
 
-		if (src->index)
+		if (src->index) {
 			zu_ix_from_header(x, (uint32_t)i);
-		else
+		} else {
 			r = zu_ix_scan(&rd, src, &j, &seq_ops, &q, err);
+			if (r == 0 && x->n_left > 0)
+				zu_ix_cuts_complete(x, (uint32_t)i); /* not stopped early */
+		}
 	}
 	zu_ix_reader_fini(&rd);
 	return r;
@@ -540,6 +585,7 @@ int zu_index_run(const struct zu_index_params *p, struct zu_seed_loc *locs,
 	if (r < 0)
 		return r;
 	x.h = p->h;
+	zu_index_cuts_free(p->cuts, p->n_sources);
 	for (size_t i = 0; i < x.h->n_chunks; i++) {
 		bool held = p->in_place && p->in_place[i];
 

@@ -42,6 +42,19 @@ struct zu_index_source {
 	const struct zu_header *index;
 };
 
+/*
+ * Where one source's chunks end, as the scan cut them (the source's end is not
+ * listed): the fine profile hashes the parts of blocks these cuts split
+ * (fine_apply.h) and need not run the chunker again.
+ */
+struct zu_index_cuts {
+	uint64_t *at;  /* ascending */
+	size_t n, cap;
+	bool complete; /* the source was chunked to its end and every cut kept */
+};
+
+void zu_index_cuts_free(struct zu_index_cuts *c, size_t n);
+
 struct zu_index_params {
 	const struct zu_header *h;
 	const struct zu_index_source *sources;
@@ -56,6 +69,12 @@ struct zu_index_params {
 	 */
 	int threads;
 	const struct zu_index_tuning *tuning; /* NULL: the defaults */
+	/*
+	 * NULL, or n_sources records (emptied first): each read source's cuts.
+	 * complete stays false for a source not read to its end (index header,
+	 * early stop when everything was found, out of memory: not an error).
+	 */
+	struct zu_index_cuts *cuts;
 };
 
 #define ZU_INDEX_MAX_THREADS 64

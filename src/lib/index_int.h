@@ -91,6 +91,10 @@ struct ix_run {
 	uint64_t done, total;
 };
 
+/* Keeps end as a cut of source src when the caller asked for cuts (end < the source's size). */
+void zu_ix_record_cut(struct ix_run *x, uint32_t src, uint64_t end);
+/* Source src was chunked to its end: its recorded cuts are all of them. */
+void zu_ix_cuts_complete(struct ix_run *x, uint32_t src);
 /* Gives every unlocated chunk of head's run the location (src, off). */
 void zu_ix_locate(struct ix_run *x, struct ix_ent *head, uint32_t src, uint64_t off);
 /* Locates the chunks a source's index header lists (nothing is read). */

@@ -391,6 +391,7 @@ static bool px_consume(struct ix_run *x, const struct px_slot *sl, const struct 
 		uint64_t end = c->cut[i], len = end - *e;
 
 		assert(end >= sl->seg_from && end <= sl->job.to);
+		zu_ix_record_cut(x, sl->job.src_idx, end);
 		if (zu_ix_len_wanted(&x->t, len))
 			x->st.bytes_hashed += len;
 		if (c->head[i] != PX_NO_HEAD)
@@ -566,6 +567,8 @@ int zu_ix_run_parallel(struct ix_run *x, int threads, struct zu_err *err)
 			zu_ix_from_header(x, (uint32_t)i);
 		else if (src->size > 0)
 			r = px_merge_source(&pl, (uint32_t)i, err);
+		if (r == 0 && !src->index && x->n_left > 0)
+			zu_ix_cuts_complete(x, (uint32_t)i); /* not stopped early */
 	}
 	px_fini(&pl);
 	return r;

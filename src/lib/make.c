@@ -82,7 +82,6 @@ struct mk_worker {
 	struct mk_pipe *pipe;
 	ZSTD_CCtx *cctx;
 	struct zu_sha256 sha;
-	struct zu_sha256 piece_sha; /* fine profile */
 	struct zu_err err;
 };
 
@@ -125,8 +124,8 @@ static int mk_compress(struct mk_worker *w, struct mk_slot *s, size_t ccap)
 	if (r < 0)
 		return r;
 	if (w->pipe->fine) {
-		r = zu_fine_compress(w->pipe->fine, w->cctx, &w->piece_sha, s->uoff, s->ubuf,
-				     s->ulen, s->cbuf, ccap, &s->clen, &w->err);
+		r = zu_fine_compress(w->pipe->fine, w->cctx, s->uoff, s->ubuf, s->ulen, s->cbuf,
+				     ccap, &s->clen, &w->err);
 		if (r < 0)
 			return r;
 		return zu_sha256_buf(s->cbuf, s->clen, s->digest, &w->err);
@@ -190,8 +189,6 @@ static int mk_worker_init(struct mk_worker *w, struct mk_pipe *pp, struct zu_err
 		return zu_err_set(err, -EINVAL, "zstd level %d: %s", pp->level,
 				  ZSTD_getErrorName(z));
 	r = zu_sha256_init(&w->sha, err);
-	if (r == 0 && pp->fine)
-		r = zu_sha256_init(&w->piece_sha, err);
 	if (r < 0)
 		return r;
 	r = pthread_create(&w->thread, NULL, mk_worker_main, w);
@@ -261,7 +258,6 @@ static void mk_workers_stop(struct mk_run *m, bool abort)
 			pthread_join(w->thread, NULL);
 		ZSTD_freeCCtx(w->cctx);
 		zu_sha256_fini(&w->sha);
-		zu_sha256_fini(&w->piece_sha);
 	}
 	free(m->workers);
 	m->workers = NULL;

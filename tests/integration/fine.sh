@@ -103,10 +103,11 @@ python3 - lie.zck "$first_file" <<'PY'
 import sys
 path, off = sys.argv[1], int(sys.argv[2])
 b = bytearray(open(path, "rb").read())
-e1, e2 = off + 9 + 18 * 1, off + 9 + 18 * 2
-d1, d2 = bytes(b[e1 + 2:e1 + 18]), bytes(b[e2 + 2:e2 + 18])
+ent = 2 + 8  # u16le frame length + 8-byte piece hash
+e1, e2 = off + 9 + ent * 1, off + 9 + ent * 2
+d1, d2 = bytes(b[e1 + 2:e1 + ent]), bytes(b[e2 + 2:e2 + ent])
 assert d1 != d2
-b[e1 + 2:e1 + 18], b[e2 + 2:e2 + 18] = d2, d1
+b[e1 + 2:e1 + ent], b[e2 + 2:e2 + ent] = d2, d1
 open(path, "wb").write(b)
 PY
 expect_exit 4 "a lying piece table is a digest mismatch" \
@@ -120,7 +121,7 @@ expect_exit 4 "a malformed piece table sends the chunk to be fetched whole (whic
 assert "... and no image is written" "[ ! -e lie2.img ]"
 
 # A malformed fine layout element is a malformed header: exit 3, and it says why.
-for f in version-2 piece-2p30 wrong-size twice; do
+for f in version-1 version-3 piece-2p30 digest-4 len-bytes-3 wrong-size twice; do
 	expect_exit 3 "fine layout element $f is refused" \
 		"$ZCKUP" inspect "$ZCKUP_SRC/tests/data/malformed/fine-elem-$f.zck"
 	expect_err_contains "fine layout" "... with a message naming the fine layout element"

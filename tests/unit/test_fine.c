@@ -21,6 +21,7 @@
 #include "fine_make.h"
 #include "format.h"
 #include "hash.h"
+#include "piecehash.h"
 #include "test_rng.h"
 
 static const struct zu_fine_layout lay = ZU_FINE_LAYOUT_DEFAULT;
@@ -74,7 +75,7 @@ static void fine_table_round_trips_and_is_checked(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_int_equal(tlen, 8 + 1 + 5 * 18);
+	assert_int_equal(tlen, 8 + 1 + 5 * 10);
 	zu_fine_table_start(&lay, t, n);
 	for (uint64_t k = 0; k < n; k++) {
 		memset(d, (int)k + 1, sizeof(d));
@@ -124,7 +125,7 @@ static void fine_element_round_trips_through_the_header(void **state)
 		assert_int_equal(zu_header_parse(&h, buf, n, &lim, &err), 0);
 		assert_true(h.fine.valid);
 		assert_int_equal(h.fine.piece_shift, 12);
-		assert_int_equal(h.fine.digest_len, 16);
+		assert_int_equal(h.fine.digest_len, 8);
 		assert_int_equal(h.fine.len_bytes, 2);
 		assert_int_equal(h.has_image_digest, with_digest);
 		zu_header_fini(&h);
@@ -158,7 +159,6 @@ static void fine_chunk_decodes_as_one_zstd_stream(void **state)
 	const uint64_t off = 5000;
 	size_t cap = zu_fine_comp_bound(&lay, 131072), clen = 0;
 	uint8_t *u = malloc(len), *c = malloc(cap), *back = malloc(len);
-	struct zu_sha256 sha = ZU_SHA256_INIT;
 	struct zu_decomp *dc = NULL;
 	struct zu_err err = ZU_ERR_INIT;
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
@@ -173,8 +173,7 @@ static void fine_chunk_decodes_as_one_zstd_stream(void **state)
 	for (size_t i = 0; i < len; i++)
 		u[i] = (uint8_t)(i % 7 == 0 ? test_rng_next(&rng) : i / 300);
 	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 3)));
-	assert_int_equal(zu_sha256_init(&sha, &err), 0);
-	assert_int_equal(zu_fine_compress(&lay, cctx, &sha, off, u, len, c, cap, &clen, &err), 0);
+	assert_int_equal(zu_fine_compress(&lay, cctx, off, u, len, c, cap, &clen, &err), 0);
 	assert_int_equal(zu_fine_table_check(&lay, c, (size_t)tlen, n, clen, &err), 0);
 	/* the whole chunk, as zck and SWUpdate decode it */
 	assert_int_equal(zu_decomp_new(NULL, 0, &dc, &err), 0);
@@ -186,30 +185,74 @@ static void fine_chunk_decodes_as_one_zstd_stream(void **state)
 	pos = (size_t)tlen;
 	for (uint64_t k = 0; k < n; k++) {
 		struct zu_fine_entry e;
-		uint8_t d[ZU_SHA256_LEN];
+		uint8_t d[ZU_PIECEHASH_LEN];
 		uint64_t ps, pl;
 
 		zu_fine_entry_get(&lay, c, k, &e);
 		zu_fine_piece(&lay, off, len, k, &ps, &pl);
 		assert_int_equal(zu_decomp_chunk(dc, c + pos, e.frame_len, back + ps, (size_t)pl,
 						 &err), 0);
-		assert_int_equal(zu_sha256_buf(u + ps, (size_t)pl, d, &err), 0);
+		zu_piecehash_bytes(u + ps, (size_t)pl, d);
 		assert_memory_equal(d, e.digest, ZU_FINE_DIGEST_LEN);
 		pos += e.frame_len;
 	}
 	assert_int_equal(pos, clen);
 	assert_memory_equal(back, u, len);
 	zu_decomp_free(dc);
-	zu_sha256_fini(&sha);
 	ZSTD_freeCCtx(cctx);
 	free(u);
 	free(c);
 	free(back);
 }
 
+/*
+ * The piece hash is XXH64 with seed 0, so anyone can compute a table with
+ * stock tools: the expected values were printed by `xxhsum -H64` (xxhash
+ * 0.8.1, Debian 12) for the bytes vec_byte() makes. Every length class of the
+ * algorithm is covered (< 4, < 8, < 32, 32-byte stripes with each tail).
+ */
+static uint8_t vec_byte(size_t i)
+{
+	return (uint8_t)(i * 131 + (i >> 8) * 7 + 1);
+}
+
+static void piece_hash_is_xxh64(void **state)
+{
+	static const struct {
+		size_t n;
+		uint64_t h;
+	} v[] = {
+		{ 0, 0xef46db3751d8e999ULL },	 { 1, 0x8a4127811b21e730ULL },
+		{ 3, 0x31487142ceee192aULL },	 { 4, 0xe974238725d583a0ULL },
+		{ 7, 0x5e6c4f5ee907205aULL },	 { 8, 0x5651c7bfe44e95d4ULL },
+		{ 31, 0xf2e176a3af059d3bULL },	 { 32, 0xfe1388a454390dcfULL },
+		{ 33, 0xe21f50b5506f39b3ULL },	 { 63, 0xfe21a6cb773bafc7ULL },
+		{ 64, 0x002ab26e2253326dULL },	 { 100, 0x6f9f25633e0b46e9ULL },
+		{ 4095, 0x0bc44d8df14e9bb5ULL }, { 4096, 0x0868454d1c2af07aULL },
+	};
+	uint8_t buf[4096 + 1], out[ZU_PIECEHASH_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = vec_byte(i);
+	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+		assert_int_equal(zu_piecehash(buf, v[k].n), v[k].h);
+		/* unaligned input gives the same value */
+		memmove(buf + 1, buf, v[k].n);
+		assert_int_equal(zu_piecehash(buf + 1, v[k].n), v[k].h);
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = vec_byte(i);
+		/* stored little-endian, whatever the host */
+		zu_piecehash_bytes(buf, v[k].n, out);
+		for (unsigned b = 0; b < ZU_PIECEHASH_LEN; b++)
+			assert_int_equal(out[b], (uint8_t)(v[k].h >> (8 * b)));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(piece_hash_is_xxh64),
 		cmocka_unit_test(fine_pieces_are_cut_at_absolute_multiples_of_4096),
 		cmocka_unit_test(fine_table_round_trips_and_is_checked),
 		cmocka_unit_test(fine_element_round_trips_through_the_header),

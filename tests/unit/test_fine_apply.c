@@ -39,6 +39,7 @@ struct fixture {
 	struct zu_header h;
 	struct zu_seed_loc *locs;
 	int old_fd;
+	struct zu_index_cuts cuts; /* the index's record of old.img's cuts */
 };
 
 static void write_file(const char *path, const void *p, size_t n)
@@ -129,8 +130,9 @@ static int setup(void **state)
 	if (f->old_fd < 0 || !f->locs)
 		return -1;
 	src = (struct zu_index_source){ .fd = f->old_fd, .size = f->len + 8192 };
-	ip = (struct zu_index_params){ .h = &f->h, .sources = &src, .n_sources = 1 };
-	if (zu_index_run(&ip, f->locs, &st, &err) < 0)
+	ip = (struct zu_index_params){ .h = &f->h, .sources = &src, .n_sources = 1,
+				       .cuts = &f->cuts };
+	if (zu_index_run(&ip, f->locs, &st, &err) < 0 || !f->cuts.complete)
 		return -1;
 	*state = f;
 	return 0;
@@ -146,6 +148,7 @@ static int teardown(void **state)
 	unlink(f->zck);
 	rmdir(f->dir);
 	zu_header_fini(&f->h);
+	zu_index_cuts_free(&f->cuts, 1);
 	free(f->locs);
 	free(f->img);
 	free(f);
@@ -154,7 +157,7 @@ static int teardown(void **state)
 
 /* Tables, piece index, then every missing chunk; returns the stats. */
 static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
-		    struct zu_fine_stats *out, size_t *out_missing)
+		    const struct zu_index_cuts *cuts, struct zu_fine_stats *out, size_t *out_missing)
 {
 	const struct zu_limits lim = ZU_LIMITS_DEFAULT;
 	struct zu_fetch *fetch = NULL;
@@ -172,7 +175,7 @@ static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
 	assert_int_equal(zu_fetch_open(zck, &lim, NULL, &fetch, &err), 0);
 	assert_int_equal(zu_fetch_request(fetch, tr, ntr, &err), 0);
 	assert_int_equal(zu_fine_read_tables(fine, fetch, &err), 0);
-	assert_int_equal(zu_fine_index(fine, &f->old_fd, &size, 1, NULL, &err), 0);
+	assert_int_equal(zu_fine_index(fine, &f->old_fd, &size, cuts, 1, NULL, &err), 0);
 	*out_missing = 0;
 	r = 0;
 	for (size_t i = 0; r == 0 && i < f->h.n_chunks; i++) {
@@ -201,7 +204,7 @@ static void fine_rebuilds_missing_chunks_from_source_pieces(void **state)
 	struct zu_fine_stats st, st1;
 	size_t missing = 0;
 
-	assert_int_equal(run_fine(f, f->zck, 0, &st, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, &st, &missing), 0);
 	assert_true(missing > 0);
 	assert_int_equal(st.n_chunks, missing);
 	/* each missing chunk lacks one block or so: most pieces come from the source */
@@ -210,7 +213,7 @@ static void fine_rebuilds_missing_chunks_from_source_pieces(void **state)
 	assert_int_equal(st.n_bad_tables, 0);
 	assert_true(st.fetch_bytes < st.table_bytes + st.frame_bytes + 256 * st.n_ranges + 1);
 	/* the same bytes however the frames are cut into windows */
-	assert_int_equal(run_fine(f, f->zck, 1, &st1, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 1, &f->cuts, &st1, &missing), 0);
 	assert_int_equal(st1.n_reused, st.n_reused);
 	assert_int_equal(st1.n_fallback, 0);
 }
@@ -223,7 +226,7 @@ static void fine_lying_table_never_gives_wrong_bytes(void **state)
 	size_t missing = 0, len, first = SIZE_MAX;
 	uint64_t size = 0;
 	struct zu_fine_stats st;
-	uint8_t *z, tmp[16];
+	uint8_t *z, tmp[ZU_FINE_DIGEST_LEN];
 	struct zu_err err = ZU_ERR_INIT;
 	int fd;
 
@@ -240,19 +243,59 @@ static void fine_lying_table_never_gives_wrong_bytes(void **state)
 	assert_int_equal(pread(fd, z, len, 0), (ssize_t)len);
 	close(fd);
 	{
-		uint8_t *e1 = z + f->h.chunks[first].file_offset + 9 + 18 + 2;
-		uint8_t *e2 = e1 + 18;
+		const size_t ent = ZU_FINE_LEN_BYTES + ZU_FINE_DIGEST_LEN;
+		uint8_t *e1 = z + f->h.chunks[first].file_offset + ZU_FINE_SKIP_HDR + 1 + ent +
+			      ZU_FINE_LEN_BYTES;
+		uint8_t *e2 = e1 + ent;
 
-		memcpy(tmp, e1, 16);
-		memcpy(e1, e2, 16);
-		memcpy(e2, tmp, 16);
+		memcpy(tmp, e1, sizeof(tmp));
+		memcpy(e1, e2, sizeof(tmp));
+		memcpy(e2, tmp, sizeof(tmp));
 	}
 	snprintf(lie, sizeof(lie), "%s/lie.zck", f->dir);
 	write_file(lie, z, len);
 	free(z);
-	assert_int_equal(run_fine(f, lie, 0, &st, &missing), -EILSEQ);
+	assert_int_equal(run_fine(f, lie, 0, &f->cuts, &st, &missing), -EILSEQ);
 	assert_int_equal(st.n_fallback, 1);
 	unlink(lie);
+}
+
+/*
+ * The cuts the index records (sequential and on threads, segments small enough
+ * to need merging) are the chunker's, and finding pieces with them gives what
+ * running the chunker again gives.
+ */
+static void fine_index_cuts_are_the_chunkers(void **state)
+{
+	struct fixture *f = *state;
+	struct zu_index_tuning tune = { .seg_bytes = 64 * 1024, .lookback_bytes = 256 * 1024 };
+	struct zu_index_source src = { .fd = f->old_fd, .size = f->len + 8192 };
+	struct zu_fine_stats with, without;
+	struct zu_seed_loc *locs = calloc(f->h.n_chunks, sizeof(*locs));
+	struct zu_err err = ZU_ERR_INIT;
+	size_t missing = 0;
+
+	assert_non_null(locs);
+	assert_true(f->cuts.n > 8);
+	for (int threads = 2; threads <= 3; threads++) {
+		struct zu_index_cuts par = { 0 };
+		struct zu_index_params ip = { .h = &f->h, .sources = &src, .n_sources = 1,
+					      .threads = threads, .tuning = &tune, .cuts = &par };
+
+		assert_int_equal(zu_index_run(&ip, locs, NULL, &err), 0);
+		assert_true(par.complete);
+		assert_int_equal(par.n, f->cuts.n);
+		assert_memory_equal(par.at, f->cuts.at, f->cuts.n * sizeof(*par.at));
+		zu_index_cuts_free(&par, 1);
+	}
+	free(locs);
+	assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, &with, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 0, NULL, &without, &missing), 0);
+	assert_true(with.n_reused > 0);
+	assert_int_equal(with.n_reused, without.n_reused);
+	assert_int_equal(with.reused_bytes, without.reused_bytes);
+	assert_int_equal(with.fetch_bytes, without.fetch_bytes);
+	assert_int_equal(with.n_fallback, 0);
 }
 
 int main(void)
@@ -260,6 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fine_rebuilds_missing_chunks_from_source_pieces),
 		cmocka_unit_test(fine_lying_table_never_gives_wrong_bytes),
+		cmocka_unit_test(fine_index_cuts_are_the_chunkers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -140,11 +140,12 @@ def fine_elem(data, count=1):
     return cint(count) + (cint(0x7a76) + cint(len(data)) + data) * count
 
 
-write('fine-elem-wrong-size.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10'))))
-write('fine-elem-version-2.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x0c\x10\x02'))))
+write('fine-elem-wrong-size.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x0c\x08'))))
+write('fine-elem-version-1.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10\x02'))))
+write('fine-elem-version-3.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x03\x0c\x08\x02'))))
 write('fine-elem-piece-2p30.zck',
-      build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x1e\x10\x02'))))
-write('fine-elem-digest-4.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x04\x02'))))
+      build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x1e\x08\x02'))))
+write('fine-elem-digest-4.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x0c\x04\x02'))))
 write('fine-elem-len-bytes-3.zck',
-      build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10\x03'))))
-write('fine-elem-twice.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x01\x0c\x10\x02', 2))))
+      build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x0c\x08\x03'))))
+write('fine-elem-twice.zck', build(mutated(flags=cint(6), opt=fine_elem(b'\x02\x0c\x08\x02', 2))))
