@@ -51,6 +51,7 @@ enum zckup_phase {
 	ZCKUP_PHASE_WRITE,  /* verifying and writing the image */
 	ZCKUP_PHASE_MAKE,   /* building a .zck */
 	ZCKUP_PHASE_CHECK,  /* reading what the target already holds */
+	ZCKUP_PHASE_PIECES, /* reading the sources again for a fine .zck's pieces */
 };
 
 struct zckup_progress {
@@ -324,6 +325,8 @@ struct zckup_make_opts {
 	 * zstd frame per 4 KiB-aligned piece; still one valid zstd stream per
 	 * chunk, so zck, unzck and SWUpdate read it as usual, and a header
 	 * element lets zckup fetch only the pieces a device lacks (README).
+	 * `zckup make` picks FINE unless a dictionary is asked for; 0 stays
+	 * COMPAT here so that zeroed options keep meaning what they always did.
 	 */
 	int profile;
 	/*

@@ -47,6 +47,8 @@ static const char *phase_name(enum zckup_phase p)
 		return "make";
 	case ZCKUP_PHASE_CHECK:
 		return "check";
+	case ZCKUP_PHASE_PIECES:
+		return "pieces";
 	}
 	return "work";
 }

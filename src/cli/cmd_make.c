@@ -11,7 +11,7 @@
 
 static const char make_usage[] =
 	"Usage: zckup make IMAGE -o NEW.zck [OPTION...]\n"
-	"Build a zchunk file from IMAGE: zchunk's chunking, one zstd frame per chunk,\n"
+	"Build a zchunk file from IMAGE: zchunk's chunking, each chunk zstd-compressed,\n"
 	"SHA-256 digests of every compressed and uncompressed chunk (as 'zck -u -h sha256')\n"
 	"and the whole image's SHA-256.\n"
 	"\n"
@@ -19,11 +19,12 @@ static const char make_usage[] =
 	"  -H, --header-out FILE   also write the detached header (.zckh)\n"
 	"  -l, --level N           zstd level 1..22 (default 19)\n"
 	"  -t, --threads N         compression threads (default 0: online CPUs)\n"
-	"  -p, --profile NAME      compat (default): one zstd frame per chunk, as zck;\n"
-	"                          fine: same chunks, each a piece table (a zstd skippable\n"
-	"                          frame) + one zstd frame per 4 KiB piece, so zckup fetches\n"
-	"                          only the pieces a device lacks; zck, unzck and SWUpdate\n"
-	"                          still read it as an ordinary .zck (21-27% larger on ext4)\n"
+	"  -p, --profile NAME      fine (default): zck's chunks, each a piece table (a zstd\n"
+	"                          skippable frame) + one zstd frame per 4 KiB piece, so\n"
+	"                          zckup fetches only the pieces a device lacks; zck, unzck\n"
+	"                          and SWUpdate read it as an ordinary .zck (which is about\n"
+	"                          20% larger); compat (the default with --dict): one zstd\n"
+	"                          frame per chunk, as zck writes\n"
 	"      --dict MODE         zstd dictionary for every chunk, stored as zchunk's\n"
 	"                          dictionary chunk (devices fetch it once per update):\n"
 	"                          none (default), auto (trained on IMAGE's own chunks;\n"
@@ -96,6 +97,7 @@ int cmd_make(int argc, char **argv)
 	};
 	struct zckup_make_opts mo = { 0 };
 	struct zckup_make_stats st = { 0 };
+	int profile = -1; /* not given: fine, or compat with a dictionary */
 	struct cli_common com = { 0 };
 	zckup_ctx *ctx;
 	long v;
@@ -120,9 +122,9 @@ int cmd_make(int argc, char **argv)
 			break;
 		case 'p':
 			if (!strcmp(optarg, "compat"))
-				mo.profile = ZCKUP_PROFILE_COMPAT;
+				profile = ZCKUP_PROFILE_COMPAT;
 			else if (!strcmp(optarg, "fine"))
-				mo.profile = ZCKUP_PROFILE_FINE;
+				profile = ZCKUP_PROFILE_FINE;
 			else
 				return cli_usage_error("--profile wants compat or fine, not '%s'",
 						       optarg);
@@ -160,6 +162,10 @@ int cmd_make(int argc, char **argv)
 	if ((mo.dict_size || mo.dict_samples) && (!mo.dict || strcmp(mo.dict, "auto") != 0))
 		return cli_usage_error("--dict-size and --dict-samples go with --dict auto");
 	mo.image = argv[optind];
+	if (profile < 0)
+		profile = mo.dict && strcmp(mo.dict, "none") != 0 ? ZCKUP_PROFILE_COMPAT
+								   : ZCKUP_PROFILE_FINE;
+	mo.profile = profile;
 	cli_common_defaults(&com);
 	ctx = zckup_ctx_new();
 	if (!ctx)

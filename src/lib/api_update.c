@@ -265,9 +265,16 @@ static int prepare(zckup_ctx *ctx, const struct zu_header *h, const struct zckup
 
 /* ---- the fine profile ---------------------------------------------------- */
 
-static bool fine_usable(const struct zu_header *h, const struct zu_plan *plan)
+/* Pieces can come only from sources: without one, tables would be bytes for nothing. */
+static bool fine_usable(const struct zu_header *h, const struct zu_plan *plan,
+			const struct update_inputs *in)
 {
-	return h->fine.valid && !h->has_dict && h->comp_type == ZU_COMP_ZSTD && plan->n_net > 0;
+	uint64_t source_bytes = 0;
+
+	for (size_t i = 0; i < in->n; i++)
+		source_bytes += in->ix[i].size;
+	return h->fine.valid && !h->has_dict && h->comp_type == ZU_COMP_ZSTD && plan->n_net > 0 &&
+	       source_bytes > 0;
 }
 
 /*
@@ -332,6 +339,22 @@ struct fine_cb {
 	struct zu_fine_io io;
 };
 
+/*
+ * What a fine plan's fetch costs on the wire, as plan.c counts it for whole
+ * chunks: every range a multipart part, and one answer per window of frames
+ * (fine_apply.c asks for at most ZU_PLAN_DEFAULT_MAX_RANGES ranges and
+ * ZU_FINE_WINDOW_BYTES a window; the tables take one more request).
+ */
+static uint64_t fine_wire_estimate(const struct zu_fine_stats *f)
+{
+	uint64_t by_ranges = (f->n_ranges + ZU_PLAN_DEFAULT_MAX_RANGES - 1) / ZU_PLAN_DEFAULT_MAX_RANGES;
+	uint64_t by_bytes = (f->fetch_bytes + ZU_FINE_WINDOW_BYTES - 1) / ZU_FINE_WINDOW_BYTES;
+	uint64_t answers = 1 + (by_ranges > by_bytes ? by_ranges : by_bytes);
+
+	return f->fetch_bytes + f->n_ranges * (uint64_t)ZU_PLAN_PART_OVERHEAD +
+	       answers * ZU_PLAN_ANSWER_OVERHEAD;
+}
+
 static int fine_net_chunk(void *user, size_t i, uint8_t *ubuf, struct zu_err *err)
 {
 	struct fine_cb *cb = user;
@@ -359,7 +382,7 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 		    o->max_ranges, false, false, &in, &zp->plan, &res);
 	zp->source_bytes = res.source_bytes;
 	zp->n_index_located = res.n_index_located;
-	if (r == 0 && o->url && !o->no_fine && fine_usable(&zh->h, &zp->plan)) {
+	if (r == 0 && o->url && !o->no_fine && fine_usable(&zh->h, &zp->plan, &in)) {
 		struct zu_fine *fine = NULL;
 		struct zu_fetch *fetch = NULL;
 		struct zu_range *owned = NULL;
@@ -425,6 +448,7 @@ ZCKUP_API void zckup_plan_get_stats(const zckup_plan *zp, struct zckup_plan_stat
 		out->n_pieces_fetched = f->n_fetched;
 		out->pieces_frame_bytes = f->frame_bytes;
 		out->n_fine_ranges = f->n_ranges;
+		out->wire_bytes_estimate = fine_wire_estimate(f);
 	}
 }
 
@@ -704,7 +728,7 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 		   "chunks: %zu in place, %zu from sources, %zu to fetch in %zu range%s",
 		   plan.n_in_place, plan.n_seed, plan.n_net, plan.n_ranges,
 		   plan.n_ranges == 1 ? "" : "s");
-	if (o->url && !o->no_fine && fine_usable(&o->header->h, &plan)) {
+	if (o->url && !o->no_fine && fine_usable(&o->header->h, &plan, &in)) {
 		/* before the destination is opened, as below */
 		r = fine_prepare(ctx, o->url, &o->header->h, &plan, &in, &fine, &fetch,
 				 &lead_ranges, &fine_bytes0);

@@ -22,7 +22,6 @@
 #include "piecehash.h"
 
 #define FA_READ_BUF (1u << 20)  /* source reads; a multiple of every piece size */
-#define FA_WINDOW_BYTES (4u << 20)
 #define FA_GAP 256u             /* merge frames closer than this (plan.c's reasoning) */
 #define FA_NONE UINT32_MAX
 
@@ -416,7 +415,7 @@ static int fa_index_source(struct fa_scan *sc, int fd, uint64_t size,
 		fa_scan_buf(sc, buf, n, off, at, n_at);
 		*done += n;
 		sc->f->st.source_bytes += n;
-		zu_progress_report(progress, ZU_PHASE_INDEX, *done, total);
+		zu_progress_report(progress, ZU_PHASE_PIECES, *done, total);
 		r = zu_progress_check_cancel(progress, err);
 	}
 	return r;
@@ -574,7 +573,7 @@ static int fa_win_fill(struct zu_fine *f, const struct zu_fine_io *io, struct zu
 		r = fa_win_chunk(f, &f->fc[f->w_end], &bytes, err);
 		if (r < 0)
 			return r;
-		if (b > 0 && (f->n_wr > max || bytes > FA_WINDOW_BYTES)) {
+		if (b > 0 && (f->n_wr > max || bytes > ZU_FINE_WINDOW_BYTES)) {
 			f->n_wr = n_wr; /* does not fit: it opens the next window */
 			f->wr[n_wr - 1].len = last_len; /* b > 0: there was a range before it */
 			bytes = b;

@@ -11,7 +11,7 @@
  * collision) the whole chunk is fetched and verified as usual, and counted.
  * Memory: about 100 bytes per piece of the missing chunks (table entry,
  * piece record, two slots of the wanted set) plus one window of frames
- * (at most 4 MiB, or one whole chunk). The sources are read a second time
+ * (ZU_FINE_WINDOW_BYTES, or one whole chunk). The sources are read a second time
  * (after the coarse index), only when some missing chunk has a table; that
  * pass costs little more than the read: the piece hash runs at several GB/s,
  * and the chunk cuts come from the index's record of them.
@@ -29,6 +29,9 @@
 #include "index.h"
 #include "plan.h"
 #include "progress.h"
+
+/* Frames fetched per window, at most (or one whole chunk): memory against round trips. */
+#define ZU_FINE_WINDOW_BYTES (1u << 20)
 
 struct zu_fine;
 

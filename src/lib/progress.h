@@ -12,7 +12,14 @@
 
 #include "err.h"
 
-enum zu_phase { ZU_PHASE_INDEX, ZU_PHASE_FETCH, ZU_PHASE_WRITE, ZU_PHASE_MAKE, ZU_PHASE_CHECK };
+enum zu_phase {
+	ZU_PHASE_INDEX,
+	ZU_PHASE_FETCH,
+	ZU_PHASE_WRITE,
+	ZU_PHASE_MAKE,
+	ZU_PHASE_CHECK,
+	ZU_PHASE_PIECES,
+};
 
 /*
  * The caller's stop request: a C11 atomic, so zckup_cancel() may set it from

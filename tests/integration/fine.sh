@@ -8,10 +8,17 @@ cd "$TEST_TMP" || exit 1
 $GEN image 11 20000000 old.img
 $GEN edit scatter 12 old.img new.img
 
-check "make --profile compat" "$ZCKUP" make new.img -o compat.zck --level 5 -q
+check "make --profile compat" "$ZCKUP" make new.img -o compat.zck --level 5 --profile compat -q
 check "make --profile fine" "$ZCKUP" make new.img -o fine.zck -H fine.zckh --level 5 \
 	--profile fine -q
 expect_exit 2 "an unknown profile is a usage error" "$ZCKUP" make new.img -o x.zck --profile big
+# The default profile is fine; with a dictionary (which fine pieces cannot use) it is compat.
+check "make without --profile" "$ZCKUP" make new.img -o default.zck --level 5 -q
+check "... is the fine profile, byte for byte" cmp default.zck fine.zck
+check "make --dict auto without --profile" \
+	"$ZCKUP" make new.img -o dictdefault.zck --level 5 --dict auto -q
+"$ZCKUP" inspect --json dictdefault.zck >dictdefault.json
+assert "... is the compat profile" "grep -q '\"profile\":\"compat\"' dictdefault.json"
 "$ZCKUP" inspect --chunks compat.zck | awk '$1 ~ /^[0-9]+$/ {print $2, $3, $4}' >compat.chunks
 "$ZCKUP" inspect --chunks fine.zck | awk '$1 ~ /^[0-9]+$/ {print $2, $3, $4}' >fine.chunks
 assert "the fine profile cuts the same chunks (offsets, lengths, uncompressed digests)" \
@@ -157,6 +164,13 @@ for srv in "nginx ngx" "nginx ngx1 1" "lighttpd lty"; do
 	check "$name: ... identical" cmp "$name.img" new.img
 	assert "$name: ... fetched what plan said ($fine bytes; $(json_field "$name.json" requests) requests)" \
 		"[ \"\$(json_field $name.json fetched_bytes)\" = '$fine' ]"
+	if [ "$name" = ngx ]; then
+		# plan's wire estimate counts tables, frames, parts and answers, not the header read
+		est=$(json_field "$name.plan.json" wire_bytes_estimate)
+		got=$(($(json_field "$name.json" wire_bytes) - $(stat -c %s fine.zckh)))
+		assert "$name: plan's wire estimate ($est) within 10% of apply's wire bytes less the header ($got)" \
+			"[ \$(( ($est - $got) * ($est - $got) * 100 )) -le \$(( $got * $got )) ]"
+	fi
 	cp old.img stale.img
 	rc=0
 	"$ZCKUP" apply --url "$url" --source stale.img --exec "$scribble; cat >stale.out" --json \

@@ -169,7 +169,7 @@ mode_is() { [ "$(jf "$run" mode)" = "$1" ]; }
 $GEN image 5 3000000 old.img
 $GEN edit scatter 6 old.img new.img
 check "zckup make writes new.zck and new.zckh" \
-	timeout 60 "$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 -q
+	timeout 60 "$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 --profile compat -q
 mkdir -p www
 cp new.zck www/
 if ! start_nginx ngx "$TEST_TMP/www" 2>start.err; then

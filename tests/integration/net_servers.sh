@@ -242,9 +242,9 @@ $GEN image 5 8000000 old.img
 $GEN edit scatter 6 old.img new.img
 $GEN image 7 3000000 other.img
 check "zckup make writes new.zck and new.zckh" \
-	timeout 60 "$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 -q
+	timeout 60 "$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 --profile compat -q
 check "zckup make writes other.zck and other.zckh (another image)" \
-	timeout 60 "$ZCKUP" make other.img -o other.zck -H other.zckh --level 3 -q
+	timeout 60 "$ZCKUP" make other.img -o other.zck -H other.zckh --level 3 --profile compat -q
 mkdir -p www www12
 cp new.zck www/
 cp new.zck www12/
