@@ -8,7 +8,8 @@
 # throughout; medians of BENCH_RUNS runs. Prints a table of ratios to the floor.
 #
 # Environment: ZCKUP, BUILD_DIR, BENCH_DIR, BENCH_KEEP, BENCH_IMG_MIB (default 512),
-# BENCH_RUNS (default 5), as for bench/run.sh.
+# BENCH_RUNS (default 5), as for bench/run.sh; BENCH_PROFILE, make's --profile (default
+# compat, the artifact of the issue 8 figures; fine for make's default).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -65,7 +66,8 @@ say "machine: $(nproc) cores, $(cpu_model); zckup $("$ZCKUP" --version)"
 say "building the image pair ($IMG_MIB MiB ext4) from files under /usr"
 bench_image_pair "$W" "$IMG_MIB"
 "$ZCKUP" make -q "$W/old.img" -o "$W/old.zck" -H "$W/old.zckh" --level 1 --threads 2
-"$ZCKUP" make -q "$W/new.img" -o "$W/new.zck" -H "$W/new.zckh" --level 9 --threads 2
+"$ZCKUP" make -q "$W/new.img" -o "$W/new.zck" -H "$W/new.zckh" --level 9 --threads 2 \
+	--profile "${BENCH_PROFILE:-compat}"
 rm -f "$W/old.zck"
 "$ZCKUP" plan -q --json --source "$W/old.img" "$W/new.zckh" >"$W/plan.json"
 note "plan: $(tr -d '\n' <"$W/plan.json" | head -c 200)"

@@ -27,7 +27,7 @@ row() { # name, make options...
 	shift
 	t0=$SECONDS
 	"$ZCKUP" make --json --progress none "$W/new.img" -o "$W/$name.zck" -H "$W/$name.zckh" \
-		--level "$LEVEL" "$@" >"$W/$name.make.json"
+		--level "$LEVEL" --profile compat "$@" >"$W/$name.make.json"
 	secs=$((SECONDS - t0))
 	"$ZCKUP" plan -q --json --source "$W/old.img" "$W/$name.zckh" >"$W/$name.plan.json"
 	hdr=$(fsize "$W/$name.zckh")

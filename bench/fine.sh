@@ -19,7 +19,7 @@ zu=$(bench_build_zckup "$here/.." "$here/../build-bench" "$w/build.log")
 secs() { /usr/bin/time -f %e -o "$w/t" "$@" && cat "$w/t"; }
 
 say "make (level $level, $(nproc) threads)"
-t_c=$(secs "$zu" make "$new" -o "$w/compat.zck" -l "$level" -q)
+t_c=$(secs "$zu" make "$new" -o "$w/compat.zck" -l "$level" --profile compat -q)
 t_f=$(secs "$zu" make "$new" -o "$w/fine.zck" -l "$level" --profile fine -q)
 c=$(fsize "$w/compat.zck") f=$(fsize "$w/fine.zck")
 note "compat: $(mib "$c") in $t_c s; fine: $(mib "$f") in $t_f s; growth $(ratio "$f" "$c")x"

@@ -20,6 +20,8 @@
 #   BENCH_KEEP=1    keep the work subdirectory (its path is printed)
 #   BENCH_NET_MIB   size of the ext4 images (default 300; 64 makes a quick run)
 #   BENCH_NET_LEVEL zstd level of `zckup make` (default 19, make's own default)
+#   BENCH_PROFILE   make's --profile (default compat: SWUpdate fetches whole chunks, and
+#                   a fine .zck's are larger; fine measures zckup's default artifact)
 #   BENCH_RUNS      timed runs per configuration; the best (fastest) is reported (default 3)
 #   BENCH_STRICT=1  exit 1 when a figure misses its target (default: report only)
 set -euo pipefail
@@ -257,8 +259,9 @@ note "timing: best of $RUNS run(s); RSS and temporary disk: one more run, sample
 say "building the image pair ($IMG_MIB MiB ext4) from files under /usr"
 bench_image_pair "$W" "$IMG_MIB"
 
-say "zckup make new.img --level $LEVEL (the one artifact every client fetches from)"
-"$ZCKUP" make -q "$W/new.img" -o "$W/new.zck" -H "$W/new.zckh" --level "$LEVEL" ||
+say "zckup make new.img --level $LEVEL --profile ${BENCH_PROFILE:-compat} (the one artifact every client fetches from)"
+"$ZCKUP" make -q "$W/new.img" -o "$W/new.zck" -H "$W/new.zckh" --level "$LEVEL" \
+	--profile "${BENCH_PROFILE:-compat}" ||
 	die "zckup make failed"
 s_zck=$(fsize "$W/new.zck") s_hdr=$(fsize "$W/new.zckh")
 "$ZCKUP" plan -q --json --source "$W/old.img" "$W/new.zckh" >"$W/plan.json" ||

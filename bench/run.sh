@@ -16,6 +16,8 @@
 #   BENCH_SLOW_RUNS runs of the slow baseline 'zck' (default 1: ~45 s a run)
 #   BENCH_HYPERFINE=0  time with /usr/bin/time even when hyperfine is installed
 #   BENCH_STRICT=1  exit 1 when a figure misses its target (default: report only)
+#   BENCH_PROFILE   make's --profile (default compat: the layout zck writes, which the make
+#                   and apply comparisons with zck are about; fine for make's default)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -102,11 +104,13 @@ say "building the image pair ($IMG_MIB MiB ext4) from files under /usr"
 bench_image_pair "$W" "$IMG_MIB"
 
 # ---------------------------------------------------------------- b. make vs zck
-say "b. zckup make --level 9 --threads 2 vs zck -u -h sha256 (zck's default zstd level is 9)"
+PROFILE=${BENCH_PROFILE:-compat}
+say "b. zckup make --level 9 --threads 2 --profile $PROFILE vs zck -u -h sha256 (zck's default zstd level is 9)"
 warm_cache "$W/new.img"
 t_make=$(timed make "$RUNS" 0 "$ZCKUP" make "$W/new.img" -o "$W/new.zck" -H "$W/new.zckh" \
-	--level 9 --threads 2 -q)
-t_make1=$(timed make1 1 0 "$ZCKUP" make "$W/new.img" -o "$W/new1.zck" --level 9 --threads 1 -q)
+	--level 9 --threads 2 --profile "$PROFILE" -q)
+t_make1=$(timed make1 1 0 "$ZCKUP" make "$W/new.img" -o "$W/new1.zck" --level 9 --threads 1 \
+	--profile "$PROFILE" -q)
 rm -f "$W/new1.zck"
 t_zck=$(timed zck "$SLOW_RUNS" 0 zck -u -h sha256 -o "$W/ref.zck" "$W/new.img")
 [[ -s $W/new.zck && -s $W/new.zckh ]] || die "zckup make wrote no new.zck / new.zckh"
@@ -160,7 +164,7 @@ cat "$W/old.img" "$W/pad" >"$W/old-big.img"
 cat "$W/new.img" "$W/pad" >"$W/new-big.img"
 rm -f "$W/pad" "$W/out.img"
 "$ZCKUP" make -q "$W/new-big.img" -o "$W/new-big.zck" -H "$W/new-big.zckh" --level 9 \
-	--threads 2 || die "zckup make of the $BIG_MIB MiB image failed"
+	--threads 2 --profile "$PROFILE" || die "zckup make of the $BIG_MIB MiB image failed"
 s_hdr_big=$(fsize "$W/new-big.zckh")
 # Same small header, big source: only the source grew.
 rss_src=$(apply applysrc "$W/new.zckh" "$W/new.zck" "$W/old-big.img" "$W/out.img" \
