@@ -24,6 +24,8 @@
 #define FA_READ_BUF (1u << 20)  /* source reads; a multiple of every piece size */
 #define FA_GAP 256u             /* merge frames closer than this (plan.c's reasoning) */
 #define FA_NONE UINT32_MAX
+/* Larger chunks are fetched whole, so that offsets in a chunk and a window fit 32 bits. */
+#define FA_MAX_FINE_COMP (UINT32_MAX / 4)
 
 struct fa_chunk {
 	size_t index;       /* target chunk */
@@ -35,9 +37,10 @@ struct fa_chunk {
 	uint64_t buf_off;   /* whole: where the chunk is in the window */
 };
 
+/* 24 bytes: there is one per piece of every missing chunk (fa_layout caps the offsets). */
 struct fa_piece {
-	uint64_t frame_off; /* in the .zck */
-	uint64_t buf_off;   /* in the window, when fetched */
+	uint32_t frame_rel; /* frame's offset from its chunk's start in the .zck */
+	uint32_t buf_off;   /* in the window, when fetched */
 	uint32_t frame_len;
 	uint32_t len;       /* uncompressed */
 	uint32_t start;     /* within its chunk */
@@ -139,7 +142,8 @@ static int fa_layout(struct zu_fine *f, const struct zu_seed_loc *locs, struct z
 		n = zu_fine_n_pieces(f->lay, c->image_offset, c->len);
 		tlen = zu_fine_table_len(f->lay, n);
 		/* lengths from the header are bounded by max_chunk: these sums cannot overflow */
-		if (n == 0 || n > UINT32_MAX || tlen == 0 || tlen >= c->comp_len) {
+		if (n == 0 || n > UINT32_MAX || tlen == 0 || tlen >= c->comp_len ||
+		    c->comp_len > FA_MAX_FINE_COMP) {
 			fc->whole = true; /* not a fine chunk: read it as an ordinary one */
 			continue;
 		}
@@ -217,7 +221,8 @@ static int fa_set_alloc(struct zu_fine *f, struct zu_err *err)
 {
 	size_t cap = 16;
 
-	while (cap < 2 * f->n_pieces)
+	/* load at most 3/4 (linear probing stays short); the set is most of fine's memory */
+	while (cap / 4 * 3 < f->n_pieces)
 		cap *= 2;
 	f->set = calloc(cap, sizeof(*f->set));
 	if (!f->set)
@@ -231,7 +236,7 @@ static void fa_take_table(struct zu_fine *f, struct fa_chunk *fc)
 {
 	const struct zu_chunk *c = &f->h->chunks[fc->index];
 	const uint8_t *t = f->tables + fc->table_off;
-	uint64_t off = c->file_offset + fc->table_len;
+	uint64_t off = fc->table_len; /* from the chunk's start: < FA_MAX_FINE_COMP */
 
 	for (uint32_t k = 0; k < fc->n; k++) {
 		struct fa_piece *p = &f->pieces[fc->first + k];
@@ -241,7 +246,7 @@ static void fa_take_table(struct zu_fine *f, struct fa_chunk *fc)
 
 		zu_fine_entry_get(f->lay, t, k, &e);
 		zu_fine_piece(f->lay, c->image_offset, c->len, k, &ps, &pl);
-		p->frame_off = off;
+		p->frame_rel = (uint32_t)off;
 		p->frame_len = e.frame_len;
 		p->start = (uint32_t)ps;
 		p->len = (uint32_t)pl;
@@ -499,7 +504,7 @@ void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out)
 			st.n_fetched++;
 			st.fetched_piece_bytes += p->len;
 			st.frame_bytes += p->frame_len;
-			fa_stat_range(&st, &end, p->frame_off, p->frame_len);
+			fa_stat_range(&st, &end, c->file_offset + p->frame_rel, p->frame_len);
 		}
 	}
 	*out = st;
@@ -547,9 +552,12 @@ static int fa_win_chunk(struct zu_fine *f, struct fa_chunk *fc, uint64_t *bytes,
 		return fa_win_add(f, c->file_offset, c->comp_len, bytes, &fc->buf_off, err);
 	for (uint32_t k = 0; r == 0 && k < fc->n; k++) {
 		struct fa_piece *p = &f->pieces[fc->first + k];
+		uint64_t at = 0;
 
-		if (f->set[p->slot].source == ZU_NO_SOURCE)
-			r = fa_win_add(f, p->frame_off, p->frame_len, bytes, &p->buf_off, err);
+		if (f->set[p->slot].source != ZU_NO_SOURCE)
+			continue;
+		r = fa_win_add(f, c->file_offset + p->frame_rel, p->frame_len, bytes, &at, err);
+		p->buf_off = (uint32_t)at; /* a window is < 2 * FA_MAX_FINE_COMP */
 	}
 	return r;
 }

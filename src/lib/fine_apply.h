@@ -31,7 +31,7 @@
 #include "progress.h"
 
 /* Frames fetched per window, at most (or one whole chunk): memory against round trips. */
-#define ZU_FINE_WINDOW_BYTES (1u << 20)
+#define ZU_FINE_WINDOW_BYTES (512u << 10)
 
 struct zu_fine;
 

@@ -77,7 +77,8 @@ eval "_nf_prev_exit=$_nf_prev_exit"
 trap 'stop_proxy fp; '"$_nf_prev_exit" EXIT
 
 # fcase LABEL WANT_RC MSG_RE ALSO -- PROXY_ARGS...: one run of
-#   zckup apply --header new.zckh --url http://PROXY/new.zck --source old.img --target RUN.img
+#   zckup apply --header $ART.zckh --url http://PROXY/$ART.zck --source old.img --target RUN.img
+# ($ART: new, the compat artifact, or new-fine, make's default profile)
 # through a faultproxy started with PROXY_ARGS; RUN.img holds old.img before the run. One TAP
 # line, ok when:
 #   - the exit status is WANT_RC (0: and the target is identical to new.img);
@@ -101,7 +102,7 @@ fcase() {
 	fi
 	cp old.img "$run.img"
 	t=$(date +%s.%N)
-	timeout 60 "$ZCKUP" apply --header new.zckh --url "http://127.0.0.1:$fp_port/new.zck" \
+	timeout 60 "$ZCKUP" apply --header "$ART.zckh" --url "http://127.0.0.1:$fp_port/$ART.zck" \
 		--source old.img --target "$TEST_TMP/$run.img" "${NET[@]}" --json -q \
 		>"$run.out" 2>"$run.err" </dev/null || rc=$?
 	secs=$(echo "$(date +%s.%N) - $t" | bc)
@@ -168,10 +169,15 @@ mode_is() { [ "$(jf "$run" mode)" = "$1" ]; }
 
 $GEN image 5 3000000 old.img
 $GEN edit scatter 6 old.img new.img
+# Most cases are about fetching whole chunks: the compat profile. The fine profile (make's
+# default) gets the faults that hit its own requests (tables, then windows of frames) below.
 check "zckup make writes new.zck and new.zckh" \
 	timeout 60 "$ZCKUP" make new.img -o new.zck -H new.zckh --level 3 --profile compat -q
+check "zckup make writes new-fine.zck and new-fine.zckh (default profile)" \
+	timeout 60 "$ZCKUP" make new.img -o new-fine.zck -H new-fine.zckh --level 3 -q
 mkdir -p www
-cp new.zck www/
+cp new.zck new-fine.zck www/
+ART=new
 if ! start_nginx ngx "$TEST_TMP/www" 2>start.err; then
 	not_ok "nginx serves the .zck on 127.0.0.1"
 	diag start.err
@@ -245,6 +251,27 @@ fcase "endless chunked body: exit 7, bounded" 7 "past|too long|beyond|more" "" -
 	--mode endless
 fcase "endless close-delimited body: exit 7, bounded" 7 "past|too long|beyond|more" "" -- \
 	--mode endless --framing close
+
+# The fine profile: piece tables first, then windows of frames, the rebuilt chunks checked
+# against the header; the same faults end in the same image.
+ART=new-fine
+fine_used() { [ "$(jf "$run" fine)" = True ] && [ "$(jf "$run" pieces_fetched)" -gt 0 ]; }
+fcase "fine: pass: tables and frames relayed" 0 "" "fine_used && mode_is multi-range" -- --mode pass
+fcase "fine: drop-after once: the rest is asked again" 0 "" "fine_used" -- \
+	--mode drop-after --times 1 --after 3000
+fcase "fine: stall-after once: abandoned after --timeout 2, then completed" 0 "" \
+	"fine_used && [ \$(echo \"\$secs >= 2\" | bc) = 1 ]" -- --mode stall-after --times 1 --after 3000
+fcase "fine: truncate every answer at half: completed by asking the rest" 0 "" "fine_used" -- \
+	--mode truncate
+fcase "fine: status-503 twice: retried, then completed" 0 "" "fine_used" -- \
+	--mode status-503 --times 2
+fcase "fine: corrupt a byte once (a table or a frame): never a wrong image" 0 "" "fine_used" -- \
+	--mode corrupt --times 1
+fcase "fine: first-range-only (as S3): single ranges" 0 "" \
+	"fine_used && mode_is single-range" -- --mode first-range-only
+fcase "fine: ignore-range (200, whole file): whole-file mode" 0 "" "mode_is whole-file" -- \
+	--mode ignore-range
+fcase "fine: status-404: exit 6 at once" 6 "404|not found" "" -- --mode status-404
 
 summary=$(server_summary ngx)
 echo "# $summary"
