@@ -355,11 +355,28 @@ static uint64_t fine_wire_estimate(const struct zu_fine_stats *f)
 	       answers * ZU_PLAN_ANSWER_OVERHEAD;
 }
 
-static int fine_net_chunk(void *user, size_t i, uint8_t *ubuf, struct zu_err *err)
+static int fine_prepare_chunk(void *user, size_t i, uint8_t *cbuf, size_t cap,
+			      struct zu_err *err)
 {
 	struct fine_cb *cb = user;
 
-	return zu_fine_net_chunk(cb->fine, &cb->io, i, ubuf, err);
+	return zu_fine_prepare_chunk(cb->fine, &cb->io, i, cbuf, cap, err);
+}
+
+static int fine_build_chunk(void *user, struct zu_decomp *dc, size_t i, const uint8_t *cbuf,
+			    uint8_t *ubuf, struct zu_err *err)
+{
+	const struct fine_cb *cb = user;
+
+	return zu_fine_build_chunk(cb->fine, cb->io.source_fds, cb->io.n_sources, dc, i, cbuf,
+				   ubuf, err);
+}
+
+static int fine_fallback_chunk(void *user, size_t i, uint8_t *ubuf, struct zu_err *err)
+{
+	struct fine_cb *cb = user;
+
+	return zu_fine_fallback_chunk(cb->fine, &cb->io, i, ubuf, err);
 }
 
 ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
@@ -767,8 +784,10 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 		fcb.fine = fine;
 		fcb.io = (struct zu_fine_io){ .fetch = fetch, .source_fds = in.fds,
 					      .n_sources = in.n, .max_ranges = o->max_ranges };
-		ap.net_chunk = fine_net_chunk;
-		ap.net_user = &fcb;
+		ap.made_prepare = fine_prepare_chunk;
+		ap.made_build = fine_build_chunk;
+		ap.made_fallback = fine_fallback_chunk;
+		ap.made_user = &fcb;
 	}
 	ap.sink = &sink;
 	ap.target_fd = in.target_fd;

@@ -41,7 +41,7 @@
  */
 #define ASM_NET_AHEAD (512u << 10)
 
-/* ASM_MADE: a NET chunk made by zu_assemble_params.net_chunk (the fine profile). */
+/* ASM_MADE: a NET chunk made by zu_assemble_params.made_* (the fine profile). */
 enum asm_kind { ASM_SEED, ASM_NET, ASM_IN_PLACE, ASM_MADE };
 
 /* One chunk in flight: filled by this thread, worked on by a worker, hashed by the tail. */
@@ -53,6 +53,7 @@ struct asm_job {
 	const uint8_t *data;     /* the verified chunk: ubuf or cbuf */
 	bool same;               /* SEED: the target already holds it (compared) */
 	bool stale;              /* SEED: failed at an unchecked index place */
+	bool refetch;            /* MADE: not made or not verified: made_fallback at take */
 };
 
 /* What one worker thread keeps between jobs. */
@@ -291,6 +292,36 @@ static int work_net(struct asm_state *s, struct asm_worker *w, struct asm_job *j
 	return check_digest(&w->sha, j->data, (size_t)c->len, c->udigest, "uncompressed", err);
 }
 
+/* A fine chunk from source pieces and frames; j->refetch when that does not give the chunk. */
+static int work_made(struct asm_state *s, struct asm_worker *w, struct asm_job *j,
+		     const struct zu_chunk *c, struct zu_err *err)
+{
+	struct zu_err mismatch = ZU_ERR_INIT;
+	int r;
+
+	if (!w->dc) {
+		r = zu_decomp_new(NULL, 0, &w->dc, err);
+		if (r < 0)
+			return r;
+	}
+	j->data = j->ubuf;
+	r = s->p->made_build(s->p->made_user, w->dc, j->i, j->cbuf, j->ubuf, err);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		r = check_digest(&w->sha, j->ubuf, (size_t)c->len, c->udigest, "uncompressed",
+				 &mismatch);
+	else
+		r = -EILSEQ; /* not made */
+	if (r == -EILSEQ) {
+		j->refetch = true; /* not a failure yet: made_fallback decides */
+		return 0;
+	}
+	if (r < 0)
+		*err = mismatch;
+	return r;
+}
+
 /*
  * Whether the target already holds the verified chunk at its place: read
  * that region once, here, instead of in a separate pass before the update.
@@ -372,9 +403,7 @@ static int asm_work(void *user, unsigned worker, void *job, struct zu_err *err)
 	case ASM_NET:
 		return work_net(s, &s->workers[worker], j, c, err);
 	case ASM_MADE:
-		j->data = j->ubuf;
-		return check_digest(&s->workers[worker].sha, j->ubuf, (size_t)c->len, c->udigest,
-				    "uncompressed", err);
+		return work_made(s, &s->workers[worker], j, c, err);
 	}
 	return zu_err_set(err, -ENOTRECOVERABLE, "unknown job kind");
 }
@@ -425,12 +454,14 @@ static int submit_chunk(struct asm_state *s, size_t i, struct zu_err *err)
 		j->kind = ASM_SEED;
 		s->st.n_seed++;
 		s->st.seed_bytes += c->len;
-	} else if (s->p->net_chunk) {
-		/* made here (fine_apply keeps state: one thread), verified by a worker */
+	} else if (s->p->made_prepare) {
+		/* prepared here (fine_apply's windows are one thread's), made by a worker */
 		j->kind = ASM_MADE;
+		j->refetch = false;
 		s->st.n_net++;
 		s->st.net_bytes += c->len;
-		r = s->p->net_chunk(s->p->net_user, i, j->ubuf, err);
+		r = s->p->made_prepare(s->p->made_user, i, j->cbuf, s->buf_len, err);
+		s->net_ahead += c->comp_len; /* the same cap as fetched chunks: buffers touched */
 	} else {
 		j->kind = ASM_NET;
 		s->st.n_net++;
@@ -525,8 +556,17 @@ static int take_and_emit(struct asm_state *s, struct zu_err *err)
 	}
 	c = &s->p->h->chunks[j->i];
 	loc = &s->p->plan->locs[j->i];
-	if (j->kind == ASM_NET)
+	if (j->kind == ASM_NET || j->kind == ASM_MADE)
 		s->net_ahead -= c->comp_len;
+	if (j->kind == ASM_MADE && j->refetch) {
+		r = s->p->made_fallback(s->p->made_user, j->i, j->ubuf, err);
+		if (r == 0)
+			r = check_digest(&s->chunk_sha, j->ubuf, (size_t)c->len, c->udigest,
+					 "uncompressed", err);
+		if (r < 0)
+			return zu_err_prefix(err, "chunk %zu", j->i);
+		j->data = j->ubuf;
+	}
 	if (j->kind == ASM_SEED && j->same) {
 		/* counted as the in-place check before the update would have */
 		s->st.n_seed--;

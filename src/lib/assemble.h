@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decomp.h"
 #include "err.h"
 #include "fetch/fetch.h"
 #include "format.h"
@@ -49,12 +50,21 @@ struct zu_assemble_params {
 	void (*on_chunk)(void *user, size_t index, const struct zu_seed_loc *loc);
 	void *chunk_user;
 	/*
-	 * optional: makes the NET chunks instead of the plan's ranges (the fine
-	 * profile, fine_apply.h): writes chunk index's bytes into ubuf
-	 * (max_chunk_len bytes); they are verified here all the same.
+	 * optional: NET chunks made instead of read from the plan's ranges (the
+	 * fine profile, fine_apply.h). made_prepare (this thread, in image order)
+	 * puts what chunk index needs from the .zck into cbuf (cap bytes);
+	 * made_build (a worker, with the worker's own decoder) makes it into ubuf
+	 * and returns 1, or 0 when it cannot, or <0 on errors. The chunk is then
+	 * verified here as any other; one not made or not verified goes, when its
+	 * turn to be written comes, to made_fallback (this thread), which writes
+	 * it into ubuf from a whole-chunk fetch (verified again here).
 	 */
-	int (*net_chunk)(void *user, size_t index, uint8_t *ubuf, struct zu_err *err);
-	void *net_user;
+	int (*made_prepare)(void *user, size_t index, uint8_t *cbuf, size_t cap,
+			    struct zu_err *err);
+	int (*made_build)(void *user, struct zu_decomp *dc, size_t index, const uint8_t *cbuf,
+			  uint8_t *ubuf, struct zu_err *err);
+	int (*made_fallback)(void *user, size_t index, uint8_t *ubuf, struct zu_err *err);
+	void *made_user;
 };
 
 struct zu_assemble_stats {

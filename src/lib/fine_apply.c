@@ -37,19 +37,22 @@ struct fa_chunk {
 	uint64_t buf_off;   /* whole: where the chunk is in the window */
 };
 
-/* 24 bytes: there is one per piece of every missing chunk (fa_layout caps the offsets). */
+/*
+ * 16 bytes: there is one per piece of every missing chunk (fa_layout caps the
+ * offsets). Where the piece is in its chunk follows from the header
+ * (zu_fine_piece), its length is its wanted entry's.
+ */
 struct fa_piece {
 	uint32_t frame_rel; /* frame's offset from its chunk's start in the .zck */
 	uint32_t buf_off;   /* in the window, when fetched */
 	uint32_t frame_len;
-	uint32_t len;       /* uncompressed */
-	uint32_t start;     /* within its chunk */
 	uint32_t slot;      /* in the wanted set */
 };
 
+/* One wanted piece; the tables are freed once read into these. */
 struct fa_want {
-	const uint8_t *digest; /* NULL: empty slot */
-	uint32_t len;
+	uint8_t digest[ZU_FINE_DIGEST_LEN];
+	uint32_t len;          /* 0: empty slot (a piece has at least one byte) */
 	uint32_t source;       /* ZU_NO_SOURCE until found */
 	uint64_t offset;
 };
@@ -182,8 +185,6 @@ int zu_fine_new(const struct zu_header *h, const struct zu_seed_loc *locs,
 	f->sha = (struct zu_sha256)ZU_SHA256_INIT;
 	r = zu_sha256_init(&f->sha, err);
 	if (r == 0)
-		r = zu_decomp_new(NULL, 0, &f->dc, err);
-	if (r == 0)
 		r = fa_layout(f, locs, err);
 	if (r < 0) {
 		zu_fine_free(f);
@@ -211,8 +212,8 @@ static size_t fa_slot(const struct zu_fine *f, const uint8_t *d, uint32_t len)
 {
 	size_t s = fa_hash(d, len) & f->set_mask;
 
-	while (f->set[s].digest && (f->set[s].len != len ||
-				    memcmp(f->set[s].digest, d, f->lay->digest_len) != 0))
+	while (f->set[s].len && (f->set[s].len != len ||
+				 memcmp(f->set[s].digest, d, ZU_FINE_DIGEST_LEN) != 0))
 		s = (s + 1) & f->set_mask;
 	return s;
 }
@@ -248,12 +249,12 @@ static void fa_take_table(struct zu_fine *f, struct fa_chunk *fc)
 		zu_fine_piece(f->lay, c->image_offset, c->len, k, &ps, &pl);
 		p->frame_rel = (uint32_t)off;
 		p->frame_len = e.frame_len;
-		p->start = (uint32_t)ps;
-		p->len = (uint32_t)pl;
 		off += e.frame_len;
-		s = fa_slot(f, e.digest, p->len);
-		if (!f->set[s].digest)
-			f->set[s] = (struct fa_want){ e.digest, p->len, ZU_NO_SOURCE, 0 };
+		s = fa_slot(f, e.digest, (uint32_t)pl);
+		if (!f->set[s].len) {
+			f->set[s] = (struct fa_want){ .len = (uint32_t)pl, .source = ZU_NO_SOURCE };
+			memcpy(f->set[s].digest, e.digest, ZU_FINE_DIGEST_LEN);
+		}
 		p->slot = (uint32_t)s;
 	}
 }
@@ -312,6 +313,8 @@ int zu_fine_read_tables(struct zu_fine *f, struct zu_fetch *fetch, struct zu_err
 		f->st.n_pieces += fc->n;
 		fa_take_table(f, fc);
 	}
+	free(f->tables); /* all in the wanted set and the piece records now */
+	f->tables = NULL;
 	return r;
 }
 
@@ -332,7 +335,7 @@ static void fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t o
 
 	zu_piecehash_bytes(p, n, d);
 	w = &f->set[fa_slot(f, d, (uint32_t)n)];
-	if (w->digest && w->source == ZU_NO_SOURCE) {
+	if (w->len && w->source == ZU_NO_SOURCE) {
 		w->source = sc->source;
 		w->offset = off;
 		sc->n_found++;
@@ -441,7 +444,7 @@ int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
 	if (!f->set || f->st.n_pieces == 0)
 		return 0;
 	for (size_t s = 0; s <= f->set_mask; s++)
-		wanted += f->set[s].digest != NULL;
+		wanted += f->set[s].len != 0;
 	for (size_t i = 0; i < n; i++)
 		total += sizes[i];
 	buf = malloc(FA_READ_BUF);
@@ -498,11 +501,11 @@ void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out)
 
 			if (f->set[p->slot].source != ZU_NO_SOURCE) {
 				st.n_reused++;
-				st.reused_bytes += p->len;
+				st.reused_bytes += f->set[p->slot].len;
 				continue;
 			}
 			st.n_fetched++;
-			st.fetched_piece_bytes += p->len;
+			st.fetched_piece_bytes += f->set[p->slot].len;
 			st.frame_bytes += p->frame_len;
 			fa_stat_range(&st, &end, c->file_offset + p->frame_rel, p->frame_len);
 		}
@@ -615,11 +618,20 @@ static int fa_win_fill(struct zu_fine *f, const struct zu_fine_io *io, struct zu
 	return 0;
 }
 
+/* This thread's decoder, made when first needed (workers bring their own). */
+static int fa_dc(struct zu_fine *f, struct zu_err *err)
+{
+	return f->dc ? 0 : zu_decomp_new(NULL, 0, &f->dc, err);
+}
+
 /* A whole chunk's compressed bytes in cbuf: compressed digest, decompress, digest. */
 static int fa_whole(struct zu_fine *f, const struct zu_chunk *c, const uint8_t *cbuf,
 		    uint8_t *ubuf, struct zu_err *err)
 {
-	int r = fa_matches(f, cbuf, (size_t)c->comp_len, c->digest, err);
+	int r = fa_dc(f, err);
+
+	if (r == 0)
+		r = fa_matches(f, cbuf, (size_t)c->comp_len, c->digest, err);
 
 	if (r == 0)
 		return zu_err_set(err, -EILSEQ, "compressed digest mismatch");
@@ -632,38 +644,20 @@ static int fa_whole(struct zu_fine *f, const struct zu_chunk *c, const uint8_t *
 	return r < 0 ? r : 0;
 }
 
-/*
- * Rebuilds fc from pieces into ubuf. 1 = verified, 0 = did not verify (a
- * frame that does not decode counts as that: the table is untrusted), <0 =
- * system error reading a source.
- */
-static int fa_rebuild(struct zu_fine *f, const struct zu_fine_io *io, const struct fa_chunk *fc,
-		      uint8_t *ubuf, struct zu_err *err)
+/* The record of missing chunk i, found by bisection (any thread: fc is read-only here). */
+static const struct fa_chunk *fa_lookup_chunk(const struct zu_fine *f, size_t i)
 {
-	const struct zu_chunk *c = &f->h->chunks[fc->index];
-	int r;
+	size_t lo = 0, hi = f->n_fc;
 
-	for (uint32_t k = 0; k < fc->n; k++) {
-		const struct fa_piece *p = &f->pieces[fc->first + k];
-		const struct fa_want *w = &f->set[p->slot];
-		struct zu_err scratch = ZU_ERR_INIT;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (w->source != ZU_NO_SOURCE) {
-			if (w->source >= io->n_sources)
-				return zu_err_set(err, -ENOTRECOVERABLE, "piece source %" PRIu32,
-						  w->source);
-			r = zu_io_pread_full(io->source_fds[w->source], ubuf + p->start, p->len,
-					     w->offset, err);
-			if (r < 0)
-				return zu_err_prefix(err, "source %" PRIu32 " offset %" PRIu64,
-						     w->source, w->offset);
-			continue;
-		}
-		if (zu_decomp_chunk(f->dc, f->wbuf + p->buf_off, p->frame_len, ubuf + p->start,
-				    p->len, &scratch) < 0)
-			return 0;
+		if (f->fc[mid].index < i)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return fa_matches(f, ubuf, (size_t)c->len, c->udigest, err);
+	return lo < f->n_fc && f->fc[lo].index == i ? &f->fc[lo] : NULL;
 }
 
 static struct fa_chunk *fa_find(struct zu_fine *f, size_t i)
@@ -673,27 +667,103 @@ static struct fa_chunk *fa_find(struct zu_fine *f, size_t i)
 	return f->cur < f->n_fc && f->fc[f->cur].index == i ? &f->fc[f->cur] : NULL;
 }
 
-int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
-		      struct zu_err *err)
+int zu_fine_prepare_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,
+			  uint8_t *cbuf, size_t cap, struct zu_err *err)
 {
 	struct fa_chunk *fc = fa_find(f, i);
 	const struct zu_chunk *c = &f->h->chunks[i];
+	size_t pos = 0;
 	int r;
 
 	if (!fc)
 		return zu_err_set(err, -ENOTRECOVERABLE, "fine: chunk %zu is not a missing chunk", i);
+	if (c->comp_len > cap)
+		return zu_err_set(err, -ENOTRECOVERABLE, "fine: chunk %zu larger than its buffer", i);
 	if (f->cur >= f->w_end) {
 		f->w_end = f->cur;
 		r = fa_win_fill(f, io, err);
 		if (r < 0)
 			return zu_err_prefix(err, "fine window at chunk %zu", i);
 	}
+	if (fc->whole) {
+		memcpy(cbuf, f->wbuf + fc->buf_off, (size_t)c->comp_len);
+		return 0;
+	}
+	/* the frames a chunk lists sum to less than its comp_len (table checked): they fit */
+	for (uint32_t k = 0; k < fc->n; k++) {
+		const struct fa_piece *p = &f->pieces[fc->first + k];
+
+		if (f->set[p->slot].source != ZU_NO_SOURCE)
+			continue;
+		memcpy(cbuf + pos, f->wbuf + p->buf_off, p->frame_len);
+		pos += p->frame_len;
+	}
+	return 0;
+}
+
+/* A whole chunk: its compressed digest, then decompressed (verified by the caller). */
+static int fa_build_whole(const struct zu_chunk *c, struct zu_decomp *dc, const uint8_t *cbuf,
+			  uint8_t *ubuf, struct zu_err *err)
+{
+	uint8_t d[ZU_SHA256_LEN];
+	struct zu_err scratch = ZU_ERR_INIT;
+	int r = zu_sha256_buf(cbuf, (size_t)c->comp_len, d, err);
+
+	if (r < 0)
+		return r;
+	if (memcmp(d, c->digest, ZU_SHA256_LEN) != 0)
+		return 0;
+	return zu_decomp_chunk(dc, cbuf, (size_t)c->comp_len, ubuf, (size_t)c->len, &scratch) < 0
+		       ? 0
+		       : 1;
+}
+
+int zu_fine_build_chunk(const struct zu_fine *f, const int *source_fds, size_t n_sources,
+			struct zu_decomp *dc, size_t i, const uint8_t *cbuf, uint8_t *ubuf,
+			struct zu_err *err)
+{
+	const struct fa_chunk *fc = fa_lookup_chunk(f, i);
+	const struct zu_chunk *c = &f->h->chunks[i];
+	size_t pos = 0;
+	int r;
+
+	if (!fc)
+		return zu_err_set(err, -ENOTRECOVERABLE, "fine: chunk %zu is not a missing chunk", i);
 	if (fc->whole)
-		return fa_whole(f, c, f->wbuf + fc->buf_off, ubuf, err);
-	r = fa_rebuild(f, io, fc, ubuf, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	/* The pieces did not make the chunk: fetch it whole, checked as any chunk. */
+		return fa_build_whole(c, dc, cbuf, ubuf, err);
+	for (uint32_t k = 0; k < fc->n; k++) {
+		const struct fa_piece *p = &f->pieces[fc->first + k];
+		const struct fa_want *w = &f->set[p->slot];
+		struct zu_err scratch = ZU_ERR_INIT;
+		uint64_t start, len;
+
+		zu_fine_piece(f->lay, c->image_offset, c->len, k, &start, &len);
+		if (w->source != ZU_NO_SOURCE) {
+			if (w->source >= n_sources)
+				return zu_err_set(err, -ENOTRECOVERABLE, "piece source %" PRIu32,
+						  w->source);
+			r = zu_io_pread_full(source_fds[w->source], ubuf + start, (size_t)len,
+					     w->offset, err);
+			if (r < 0)
+				return zu_err_prefix(err, "source %" PRIu32 " offset %" PRIu64,
+						     w->source, w->offset);
+			continue;
+		}
+		/* a frame that does not decode: the table is untrusted, fetch the chunk whole */
+		if (zu_decomp_chunk(dc, cbuf + pos, p->frame_len, ubuf + start, (size_t)len,
+				    &scratch) < 0)
+			return 0;
+		pos += p->frame_len;
+	}
+	return 1;
+}
+
+int zu_fine_fallback_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,
+			   uint8_t *ubuf, struct zu_err *err)
+{
+	const struct zu_chunk *c = &f->h->chunks[i];
+	int r;
+
 	f->st.n_fallback++;
 	f->st.fallback_bytes += c->comp_len;
 	if (!f->cbuf) {
@@ -708,4 +778,26 @@ int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, 
 		return zu_err_prefix(err, "chunk %zu fetched whole after its pieces did not verify",
 				     i);
 	return 0;
+}
+
+int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
+		      struct zu_err *err)
+{
+	const struct zu_chunk *c = &f->h->chunks[i];
+	uint8_t *cbuf = malloc((size_t)f->h->max_chunk_len ? (size_t)f->h->max_chunk_len : 1);
+	int r;
+
+	if (!cbuf)
+		return zu_err_set(err, -ENOMEM, "cannot allocate a chunk buffer");
+	r = fa_dc(f, err);
+	if (r == 0)
+		r = zu_fine_prepare_chunk(f, io, i, cbuf, (size_t)f->h->max_chunk_len, err);
+	if (r == 0)
+		r = zu_fine_build_chunk(f, io->source_fds, io->n_sources, f->dc, i, cbuf, ubuf, err);
+	if (r == 1)
+		r = fa_matches(f, ubuf, (size_t)c->len, c->udigest, err);
+	free(cbuf);
+	if (r == 0)
+		r = zu_fine_fallback_chunk(f, io, i, ubuf, err);
+	return r < 0 ? r : 0;
 }

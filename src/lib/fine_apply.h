@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decomp.h"
 #include "err.h"
 #include "fetch/fetch.h"
 #include "format.h"
@@ -92,10 +93,40 @@ struct zu_fine_io {
 };
 
 /*
- * Writes target chunk i (one of the missing chunks, asked for in image
- * order) verified into ubuf (h->max_chunk_len bytes). Returns 0, or <0 on
- * errors that a whole-chunk fetch cannot cure (I/O, a server that breaks
- * the protocol, a whole chunk that does not verify either: -EILSEQ).
+ * Making a missing chunk, in three steps so that the costly one runs on any
+ * thread (assemble's workers):
+ *
+ * zu_fine_prepare_chunk (one thread, chunks asked for in image order): fetches
+ * the window the chunk is in when needed, and copies into cbuf (cap bytes, at
+ * least the header's max_chunk_len) what the chunk needs from the .zck: the
+ * frames of its pieces that no source holds, in order, or the whole chunk.
+ *
+ * zu_fine_build_chunk (any thread, once the chunk is prepared; dc is the
+ * calling thread's own decoder, without a dictionary): reads the pieces the
+ * sources hold and decodes the frames from cbuf into ubuf. Returns 1 when
+ * built, 0 when it cannot be (a frame that does not decode, a whole chunk
+ * whose compressed digest is wrong), <0 on a read error. A built chunk is not
+ * verified: the caller compares it with the header's uncompressed digest, and
+ * on 0 or a mismatch calls
+ *
+ * zu_fine_fallback_chunk (the preparing thread, between preparations): fetches
+ * the whole chunk and writes it verified into ubuf; counted in the stats.
+ * Returns <0 when that fails too (-EILSEQ: the .zck does not hold the chunk).
+ */
+int zu_fine_prepare_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,
+			  uint8_t *cbuf, size_t cap, struct zu_err *err)
+	__attribute__((warn_unused_result));
+int zu_fine_build_chunk(const struct zu_fine *f, const int *source_fds, size_t n_sources,
+			struct zu_decomp *dc, size_t i, const uint8_t *cbuf, uint8_t *ubuf,
+			struct zu_err *err) __attribute__((warn_unused_result));
+int zu_fine_fallback_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,
+			   uint8_t *ubuf, struct zu_err *err) __attribute__((warn_unused_result));
+
+/*
+ * The three steps on this thread: writes missing chunk i (asked for in image
+ * order) verified into ubuf (max_chunk_len bytes). Returns 0, or <0 on errors
+ * that a whole-chunk fetch cannot cure (I/O, a server that breaks the
+ * protocol, a whole chunk that does not verify either: -EILSEQ).
  */
 int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
 		      struct zu_err *err) __attribute__((warn_unused_result));
