@@ -313,7 +313,8 @@ static int fine_prepare(zckup_ctx *ctx, const char *url, const struct zu_header 
 	}
 	for (size_t i = 0; i < in->n; i++)
 		sizes[i] = in->ix[i].size;
-	r = zu_fine_index(fine, in->fds, sizes, in->cuts, in->n, &pg, &ctx->err);
+	r = zu_fine_index(fine, in->fds, sizes, in->cuts, in->n, (unsigned)zu_api_threads(ctx), &pg,
+			  &ctx->err);
 	if (r < 0)
 		goto out;
 	*out_fine = fine;

@@ -10,6 +10,7 @@
 #include "fine_apply.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,11 +321,48 @@ int zu_fine_read_tables(struct zu_fine *f, struct zu_fetch *fetch, struct zu_err
 
 /* ---- finding pieces in the sources ----------------------------------------------- */
 
+/*
+ * The first find of each wanted piece in one thread's part of a source, in
+ * scan order (so at its lowest offset there): merged into the set after the
+ * threads, part by part, which gives what one thread scanning in order finds.
+ */
+struct fa_found {
+	uint8_t *seen;  /* a bit per slot of the wanted set */
+	uint32_t *slot;
+	uint64_t *off;
+	size_t n, cap;
+	bool oom;
+};
+
 struct fa_scan {
 	struct zu_fine *f;
 	uint32_t source;
 	size_t n_found;
+	struct fa_found *found; /* NULL: finds go into the set at once (one thread) */
 };
+
+static void fa_found_add(struct fa_found *fd, uint32_t slot, uint64_t off)
+{
+	if (fd->oom || fd->seen[slot / 8] >> (slot % 8) & 1)
+		return;
+	if (fd->n == fd->cap) {
+		size_t cap = fd->cap ? 2 * fd->cap : 256;
+		uint32_t *s = realloc(fd->slot, cap * sizeof(*s));
+		uint64_t *o = s ? realloc(fd->off, cap * sizeof(*o)) : NULL;
+
+		if (s)
+			fd->slot = s;
+		if (!o) {
+			fd->oom = true;
+			return;
+		}
+		fd->off = o;
+		fd->cap = cap;
+	}
+	fd->seen[slot / 8] |= (uint8_t)(1u << (slot % 8));
+	fd->slot[fd->n] = slot;
+	fd->off[fd->n++] = off;
+}
 
 /* The piece hash is a candidate's name only: the rebuilt chunk's SHA-256 decides. */
 static void fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t off)
@@ -333,13 +371,20 @@ static void fa_lookup(struct fa_scan *sc, const uint8_t *p, size_t n, uint64_t o
 	uint8_t d[ZU_PIECEHASH_LEN];
 	struct fa_want *w;
 
+	size_t slot;
+
 	zu_piecehash_bytes(p, n, d);
-	w = &f->set[fa_slot(f, d, (uint32_t)n)];
-	if (w->len && w->source == ZU_NO_SOURCE) {
-		w->source = sc->source;
-		w->offset = off;
-		sc->n_found++;
+	slot = fa_slot(f, d, (uint32_t)n);
+	w = &f->set[slot];
+	if (!w->len || w->source != ZU_NO_SOURCE)
+		return;
+	if (sc->found) {
+		fa_found_add(sc->found, (uint32_t)slot, off);
+		return;
 	}
+	w->source = sc->source;
+	w->offset = off;
+	sc->n_found++;
 }
 
 /*
@@ -429,9 +474,130 @@ static int fa_index_source(struct fa_scan *sc, int fd, uint64_t size,
 	return r;
 }
 
+/* One thread's part [from, to) of a source whose cuts the index recorded. */
+struct fa_part {
+	struct fa_scan sc;
+	struct fa_found found;
+	int fd;
+	uint64_t from, to;
+	const struct zu_index_cuts *known;
+	const struct zu_progress *progress; /* its cancel flag only: workers report nothing */
+	uint8_t *buf;
+	int r;
+	struct zu_err err;
+	pthread_t tid;
+	bool started;
+};
+
+static void *fa_part_main(void *arg)
+{
+	struct fa_part *p = arg;
+	size_t lo = 0, hi = p->known->n;
+
+	while (lo < hi) { /* the first cut after from */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->known->at[mid] <= p->from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	p->err = (struct zu_err)ZU_ERR_INIT;
+	p->r = 0;
+	for (uint64_t off = p->from; p->r == 0 && off < p->to; off += FA_READ_BUF) {
+		size_t n = p->to - off < FA_READ_BUF ? (size_t)(p->to - off) : FA_READ_BUF;
+		const uint64_t *at;
+		size_t n_at;
+
+		p->r = zu_io_pread_full(p->fd, p->buf, n, off, &p->err);
+		if (p->r < 0) {
+			zu_err_prefix(&p->err, "offset %" PRIu64, off);
+			break;
+		}
+		n_at = fa_cuts(p->known, &lo, NULL, p->buf, n, off, NULL, 0, &at);
+		fa_scan_buf(&p->sc, p->buf, n, off, at, n_at);
+		p->r = zu_progress_check_cancel(p->progress, &p->err);
+	}
+	if (p->r == 0 && p->found.oom)
+		p->r = zu_err_set(&p->err, -ENOMEM, "out of memory for the pieces found");
+	return NULL;
+}
+
+/*
+ * A source with recorded cuts on threads: split into parts of whole read
+ * blocks, each scanned by its own thread (this one takes the first), then
+ * merged in order. Same finds as fa_index_source.
+ */
+static int fa_index_parallel(struct fa_scan *sc, int fd, uint64_t size,
+			     const struct zu_index_cuts *known, unsigned threads,
+			     const struct zu_progress *progress, struct zu_err *err)
+{
+	struct zu_fine *f = sc->f;
+	uint64_t blocks = (size + FA_READ_BUF - 1) / FA_READ_BUF;
+	uint64_t per = (blocks + threads - 1) / threads * FA_READ_BUF;
+	unsigned n_parts = (unsigned)((size + per - 1) / per);
+	struct fa_part *parts = calloc(n_parts, sizeof(*parts));
+	size_t seen_len = (f->set_mask + 1) / 8 + 1;
+	int r = 0;
+
+	if (!parts)
+		return zu_err_set(err, -ENOMEM, "cannot allocate %u scan parts", n_parts);
+	for (unsigned k = 0; k < n_parts && r == 0; k++) {
+		struct fa_part *p = &parts[k];
+
+		p->sc = (struct fa_scan){ .f = f, .source = sc->source, .found = &p->found };
+		p->fd = fd;
+		p->from = k * per;
+		p->to = p->from + per < size ? p->from + per : size;
+		p->known = known;
+		p->progress = progress;
+		p->buf = malloc(FA_READ_BUF);
+		p->found.seen = calloc(seen_len, 1);
+		if (!p->buf || !p->found.seen)
+			r = zu_err_set(err, -ENOMEM, "cannot allocate a scan buffer");
+	}
+	for (unsigned k = 1; k < n_parts && r == 0; k++)
+		parts[k].started = pthread_create(&parts[k].tid, NULL, fa_part_main, &parts[k]) == 0;
+	for (unsigned k = 0; k < n_parts && r == 0; k++) {
+		if (k > 0 && parts[k].started)
+			pthread_join(parts[k].tid, NULL);
+		else
+			fa_part_main(&parts[k]); /* the first part, or no thread could start */
+	}
+	/* merge in part order: a part's finds are before the next part's */
+	for (unsigned k = 0; k < n_parts && r == 0; k++) {
+		const struct fa_part *p = &parts[k];
+
+		if (p->r < 0) {
+			*err = p->err;
+			r = p->r;
+			break;
+		}
+		for (size_t x = 0; x < p->found.n; x++) {
+			struct fa_want *w = &f->set[p->found.slot[x]];
+
+			if (w->source == ZU_NO_SOURCE) {
+				w->source = sc->source;
+				w->offset = p->found.off[x];
+				sc->n_found++;
+			}
+		}
+	}
+	for (unsigned k = 0; k < n_parts; k++) {
+		free(parts[k].buf);
+		free(parts[k].found.seen);
+		free(parts[k].found.slot);
+		free(parts[k].found.off);
+	}
+	free(parts);
+	if (r == 0)
+		f->st.source_bytes += size;
+	return r;
+}
+
 int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
-		  const struct zu_index_cuts *cuts, size_t n, const struct zu_progress *progress,
-		  struct zu_err *err)
+		  const struct zu_index_cuts *cuts, size_t n, unsigned threads,
+		  const struct zu_progress *progress, struct zu_err *err)
 {
 	/* a chunk is at least ZU_CHUNKER_MIN bytes: at most this many cuts in a buffer */
 	size_t cap_cuts = FA_READ_BUF / ZU_CHUNKER_MIN + 2;
@@ -457,8 +623,15 @@ int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
 		const struct zu_index_cuts *known = cuts && cuts[i].complete ? &cuts[i] : NULL;
 
 		sc.source = (uint32_t)i;
-		r = fa_index_source(&sc, fds[i], sizes[i], known, buf, cuts_buf, cap_cuts,
-				    progress, &done, total, err);
+		if (known && threads > 1 && sizes[i] >= 2 * (uint64_t)FA_READ_BUF) {
+			r = fa_index_parallel(&sc, fds[i], sizes[i], known, threads, progress,
+					      err);
+			done += sizes[i];
+			zu_progress_report(progress, ZU_PHASE_PIECES, done, total);
+		} else {
+			r = fa_index_source(&sc, fds[i], sizes[i], known, buf, cuts_buf, cap_cuts,
+					    progress, &done, total, err);
+		}
 		if (r < 0)
 			zu_err_prefix(err, "source %zu", i);
 	}

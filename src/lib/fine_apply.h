@@ -75,11 +75,14 @@ int zu_fine_read_tables(struct zu_fine *f, struct zu_fetch *fetch, struct zu_err
 /*
  * Reads the sources (fds[i], sizes[i] bytes) to find the wanted pieces.
  * cuts: NULL, or per source the chunk cuts the index recorded; a complete
- * record spares running the chunker again (the result is the same).
+ * record spares running the chunker again, and lets up to threads threads
+ * (this one included) scan parts of the source at once. The result is the
+ * same either way: for each piece, the first source and lowest offset.
  */
 int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
-		  const struct zu_index_cuts *cuts, size_t n, const struct zu_progress *progress,
-		  struct zu_err *err) __attribute__((warn_unused_result));
+		  const struct zu_index_cuts *cuts, size_t n, unsigned threads,
+		  const struct zu_progress *progress, struct zu_err *err)
+	__attribute__((warn_unused_result));
 
 /* Fills the plan figures of *out (what apply would fetch after the tables). */
 void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out);

@@ -157,7 +157,8 @@ static int teardown(void **state)
 
 /* Tables, piece index, then every missing chunk; returns the stats. */
 static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
-		    const struct zu_index_cuts *cuts, struct zu_fine_stats *out, size_t *out_missing)
+		    const struct zu_index_cuts *cuts, unsigned threads, struct zu_fine_stats *out,
+		    size_t *out_missing)
 {
 	const struct zu_limits lim = ZU_LIMITS_DEFAULT;
 	struct zu_fetch *fetch = NULL;
@@ -175,7 +176,7 @@ static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
 	assert_int_equal(zu_fetch_open(zck, &lim, NULL, &fetch, &err), 0);
 	assert_int_equal(zu_fetch_request(fetch, tr, ntr, &err), 0);
 	assert_int_equal(zu_fine_read_tables(fine, fetch, &err), 0);
-	assert_int_equal(zu_fine_index(fine, &f->old_fd, &size, cuts, 1, NULL, &err), 0);
+	assert_int_equal(zu_fine_index(fine, &f->old_fd, &size, cuts, 1, threads, NULL, &err), 0);
 	*out_missing = 0;
 	r = 0;
 	for (size_t i = 0; r == 0 && i < f->h.n_chunks; i++) {
@@ -204,7 +205,7 @@ static void fine_rebuilds_missing_chunks_from_source_pieces(void **state)
 	struct zu_fine_stats st, st1;
 	size_t missing = 0;
 
-	assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, &st, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, 1, &st, &missing), 0);
 	assert_true(missing > 0);
 	assert_int_equal(st.n_chunks, missing);
 	/* each missing chunk lacks one block or so: most pieces come from the source */
@@ -213,7 +214,7 @@ static void fine_rebuilds_missing_chunks_from_source_pieces(void **state)
 	assert_int_equal(st.n_bad_tables, 0);
 	assert_true(st.fetch_bytes < st.table_bytes + st.frame_bytes + 256 * st.n_ranges + 1);
 	/* the same bytes however the frames are cut into windows */
-	assert_int_equal(run_fine(f, f->zck, 1, &f->cuts, &st1, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 1, &f->cuts, 2, &st1, &missing), 0);
 	assert_int_equal(st1.n_reused, st.n_reused);
 	assert_int_equal(st1.n_fallback, 0);
 }
@@ -255,7 +256,7 @@ static void fine_lying_table_never_gives_wrong_bytes(void **state)
 	snprintf(lie, sizeof(lie), "%s/lie.zck", f->dir);
 	write_file(lie, z, len);
 	free(z);
-	assert_int_equal(run_fine(f, lie, 0, &f->cuts, &st, &missing), -EILSEQ);
+	assert_int_equal(run_fine(f, lie, 0, &f->cuts, 2, &st, &missing), -EILSEQ);
 	assert_int_equal(st.n_fallback, 1);
 	unlink(lie);
 }
@@ -289,13 +290,24 @@ static void fine_index_cuts_are_the_chunkers(void **state)
 		zu_index_cuts_free(&par, 1);
 	}
 	free(locs);
-	assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, &with, &missing), 0);
-	assert_int_equal(run_fine(f, f->zck, 0, NULL, &without, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, 1, &with, &missing), 0);
+	assert_int_equal(run_fine(f, f->zck, 0, NULL, 1, &without, &missing), 0);
 	assert_true(with.n_reused > 0);
 	assert_int_equal(with.n_reused, without.n_reused);
 	assert_int_equal(with.reused_bytes, without.reused_bytes);
 	assert_int_equal(with.fetch_bytes, without.fetch_bytes);
 	assert_int_equal(with.n_fallback, 0);
+	/* parts of the source on 2, 3 and 7 threads: the same pieces at the same places */
+	for (unsigned t = 2; t <= 7; t += t == 3 ? 4 : 1) {
+		struct zu_fine_stats par;
+
+		assert_int_equal(run_fine(f, f->zck, 0, &f->cuts, t, &par, &missing), 0);
+		assert_int_equal(par.n_reused, with.n_reused);
+		assert_int_equal(par.reused_bytes, with.reused_bytes);
+		assert_int_equal(par.fetch_bytes, with.fetch_bytes);
+		assert_int_equal(par.source_bytes, with.source_bytes);
+		assert_int_equal(par.n_fallback, 0);
+	}
 }
 
 int main(void)
