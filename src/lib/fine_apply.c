@@ -952,25 +952,3 @@ int zu_fine_fallback_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_
 				     i);
 	return 0;
 }
-
-int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
-		      struct zu_err *err)
-{
-	const struct zu_chunk *c = &f->h->chunks[i];
-	uint8_t *cbuf = malloc((size_t)f->h->max_chunk_len ? (size_t)f->h->max_chunk_len : 1);
-	int r;
-
-	if (!cbuf)
-		return zu_err_set(err, -ENOMEM, "cannot allocate a chunk buffer");
-	r = fa_dc(f, err);
-	if (r == 0)
-		r = zu_fine_prepare_chunk(f, io, i, cbuf, (size_t)f->h->max_chunk_len, err);
-	if (r == 0)
-		r = zu_fine_build_chunk(f, io->source_fds, io->n_sources, f->dc, i, cbuf, ubuf, err);
-	if (r == 1)
-		r = fa_matches(f, ubuf, (size_t)c->len, c->udigest, err);
-	free(cbuf);
-	if (r == 0)
-		r = zu_fine_fallback_chunk(f, io, i, ubuf, err);
-	return r < 0 ? r : 0;
-}

@@ -87,7 +87,7 @@ int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
 /* Fills the plan figures of *out (what apply would fetch after the tables). */
 void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out);
 
-/* I/O for zu_fine_net_chunk(): all borrowed. */
+/* I/O for making missing chunks (below): all borrowed. */
 struct zu_fine_io {
 	struct zu_fetch *fetch;
 	const int *source_fds;
@@ -124,14 +124,5 @@ int zu_fine_build_chunk(const struct zu_fine *f, const int *source_fds, size_t n
 			struct zu_err *err) __attribute__((warn_unused_result));
 int zu_fine_fallback_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,
 			   uint8_t *ubuf, struct zu_err *err) __attribute__((warn_unused_result));
-
-/*
- * The three steps on this thread: writes missing chunk i (asked for in image
- * order) verified into ubuf (max_chunk_len bytes). Returns 0, or <0 on errors
- * that a whole-chunk fetch cannot cure (I/O, a server that breaks the
- * protocol, a whole chunk that does not verify either: -EILSEQ).
- */
-int zu_fine_net_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i, uint8_t *ubuf,
-		      struct zu_err *err) __attribute__((warn_unused_result));
 
 #endif
