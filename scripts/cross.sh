@@ -75,8 +75,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 echo "== $build: configure and build ($triplet, cross/$triplet.txt)"
-if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" --cross-file "cross/$triplet.txt" >/dev/null || exit 2
+# Configured again each time, as scripts/test.sh does: the unit tests must find
+# the sysroot's cmocka.
+if [ -f "$build/build.ninja" ]; then
+	meson setup --reconfigure "$build" -Dunit_tests=enabled >/dev/null || exit 2
+else
+	meson setup "$build" --cross-file "cross/$triplet.txt" -Dunit_tests=enabled >/dev/null || exit 2
 fi
 ninja -C "$build" >/dev/null || { ninja -C "$build" | tail -30; exit 2; }
 [ $build_only = 0 ] || exit 0
