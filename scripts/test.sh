@@ -15,6 +15,8 @@ cd "$top"
 
 rc=0
 logs=()
+setup_log=$(mktemp /tmp/zckup-setup.XXXXXX)
+trap 'rm -f "$setup_log"' EXIT
 run_suite() { # build-dir, then meson setup arguments
 	local build=$1
 	shift
@@ -24,8 +26,8 @@ run_suite() { # build-dir, then meson setup arguments
 	# the dependencies up anew, and cmocka is required.
 	local reconf=()
 	[ -f "$build/build.ninja" ] && reconf=(--reconfigure)
-	meson setup "${reconf[@]}" "$build" -Dunit_tests=enabled "$@" >"$build.setup.log" 2>&1 ||
-		{ tail -20 "$build.setup.log"; return 1; }
+	meson setup "${reconf[@]}" "$build" -Dunit_tests=enabled "$@" >"$setup_log" 2>&1 ||
+		{ tail -20 "$setup_log"; return 1; }
 	ninja -C "$build" >/dev/null || { ninja -C "$build" | tail -30; return 1; }
 	echo "== $build: meson test"
 	meson test -C "$build" --print-errorlogs --num-processes 2 "${test_args[@]}" || rc=1
