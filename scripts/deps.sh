@@ -115,7 +115,7 @@ valgrind              valgrind                    test
 xz                    xz-utils                    test
 zstd                  zstd                        test
 mmdebstrap            mmdebstrap                  cross deb ci
-pkg-config            pkgconf                     cross
+pkg-config            pkgconf                     demo test cross deb
 aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu       cross
 aarch64-linux-gnu-ar  binutils-aarch64-linux-gnu  cross
 aarch64-linux-gnu-strip binutils-aarch64-linux-gnu cross
