@@ -60,8 +60,11 @@ def dpkg_status():
         pkg, st, essential, priority, deps = line.split("|", 4)
         names = {n.split("(")[0].split(":")[0].strip() for alt in deps.split(",")
                  for n in alt.split("|")} - {""}
-        status[pkg] = ("install ok installed" in st, essential == "yes" or priority == "required",
-                       names)
+        # A minbase root (mmdebstrap, debootstrap) holds the Essential and
+        # Priority required packages, and apt (Priority important in some
+        # point releases, required in others).
+        status[pkg] = ("install ok installed" in st,
+                       essential == "yes" or priority == "required" or pkg == "apt", names)
     return status
 
 
