@@ -138,6 +138,9 @@ for path in sys.argv[2:]:
         elif res != "SKIP":
             bad += 1
             print("FAILED:", build, name, res)
+            # meson shows a failed test's stderr; its failing TAP cases are in stdout
+            for l in [l for l in out if l.startswith("not ok")][:8]:
+                print("    " + l[:300])
 print(f"skipped TAP cases and tests in all: {cases}")
 # the last line, alone, in the form CI reads
 print(f"{ok} passed, {bad} failed, {skip} skipped")

@@ -7,6 +7,8 @@ zu_hostile.py prefix-run N OUT.zckh
     detached header of N chunks of 131072 bytes whose uncompressed digests all share
     their first 24 bytes with the digest of 131072 zero bytes, and match nothing
     (the quadratic-index attack: plan it against a source of zeros)
+zu_hostile.py random-run N OUT.zckh
+    the same shape with random digests (the baseline that prefix-run is timed against)
 zu_hostile.py near-limit BYTES OUT.zckh
     detached header of about BYTES bytes (random digests, 40000-byte chunks)
 zu_hostile.py mutate KIND IN.zck OUT.zck
@@ -155,12 +157,14 @@ def mutate(kind, src, dst):
 def main():
     cmd = sys.argv[1]
     rng = random.Random(20240607)
-    if cmd == "prefix-run":
+    if cmd in ("prefix-run", "random-run"):
         n, out = int(sys.argv[2]), sys.argv[3]
         zd = hashlib.sha256(bytes(CHUNK_MAX)).digest()
         entries = []
         for _ in range(n):
             ud = zd[:24] + bytes([zd[24] ^ 0x80]) + rng.getrandbits(56).to_bytes(7, "little")
+            if cmd == "random-run":
+                ud = rng.getrandbits(256).to_bytes(32, "little")
             entries.append((rng.getrandbits(256).to_bytes(32, "little"), ud, 100, CHUNK_MAX))
         open(out, "wb").write(build_header(entries, True))
     elif cmd == "near-limit":
