@@ -144,7 +144,8 @@ typedef struct zckup_header zckup_header;
 /*
  * Reads and checks the header of a .zck file or a detached header (.zckh) at
  * path: structure, limits and the header checksum. If expect_sha256 is not NULL
- * the header's SHA-256 must equal it (-EKEYREJECTED otherwise).
+ * it must be the header's checksum, or the SHA-256 of the header's bytes as a
+ * detached .zckh or as at the start of the .zck (-EKEYREJECTED otherwise).
  * Returns a new header in *out; free with zckup_header_free().
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_open(zckup_ctx *ctx, const char *path,
@@ -201,10 +202,10 @@ ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_write_detached(zckup_ctx *ctx,
 /* ---- trust: signatures, anti-rollback ------------------------------------ */
 
 /*
- * What is signed (README "Security"): the header's bytes in the form they have
- * at the start of a .zck (magic "\0ZCK1", so one signature verifies the .zck
- * and its detached header), preceded, when there is signed metadata, by the
- * metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
+ * What is signed (README "Security"): the header's bytes in either file
+ * form, as at the start of a .zck (magic "\0ZCK1", what zckup_header_sign()
+ * signs) or as the detached .zckh (magic "\0ZHR1"), whichever form h was read
+ * from, preceded, when there is signed metadata, by the metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
  * checksum and size, a version, an optional expiry and an optional hardware
  * string.
  */
