@@ -15,7 +15,7 @@ set -euo pipefail
 
 build=(build-essential meson ninja-build pkg-config libzstd-dev libssl-dev libcurl4-openssl-dev)
 tools=(libcmocka-dev zchunk zstd e2fsprogs squashfs-tools xxd time curl swupdate cpio openssl lua5.3
-	nginx lighttpd apache2 varnish rauc dbus-daemon)
+	nginx lighttpd apache2 varnish rauc dbus-daemon mender-client mender-artifact)
 cross=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-s390x-linux-gnu qemu-user-static
 	mmdebstrap)
 job=${1:-test}
