@@ -149,6 +149,20 @@ assert "  which drops the header saved by that install" '[ ! -e data/zckup/inact
 assert "  mender still runs v2, the active slot untouched" \
 	"[ \"\$(menderx show-artifact 2>/dev/null)\" = v2 ] && [ \$(sha256sum active.img | cut -d' ' -f1) = $active_sum ]"
 
+# ---- commit verifies the slot ---------------------------------------------------------------------
+check "an artifact of v2 again (as c2)" artifact c2 v2.zckh "{\"url\": \"$u/v2.zck\"}"
+rc=0
+menderx install "$TEST_TMP/c2.mender" >c2.log 2>&1 || rc=$?
+assert "mender install c2 (exit $rc)" "[ '$rc' = 0 ]"
+printf 'X' | dd of=inactive.img bs=1 seek=4000000 conv=notrunc status=none
+rc=0
+menderx commit >c2commit.log 2>&1 || rc=$?
+assert "a slot changed after the install fails mender commit (exit $rc): zckup verify in ArtifactCommit" \
+	"[ '$rc' != 0 ] && grep -q 'is no longer the installed image' c2commit.log"
+assert "  the slot's header is not kept, mender still runs v2" \
+	"[ ! -e data/zckup/inactive.img.zckh ] && [ \"\$(menderx show-artifact 2>/dev/null)\" = v2 ]"
+grep -E 'zckup-mender|level=error' c2commit.log | head -4 | sed 's/^/# mender: /'
+
 # ---- a failing apply ---------------------------------------------------------------------------------
 check "an artifact of v3, whose .zck is not on the server" artifact v3 v3.zckh "{\"url\": \"$u/v3.zck\"}"
 rm -f ran.rec
