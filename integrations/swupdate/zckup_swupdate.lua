@@ -176,6 +176,8 @@ function M.run(argv, sw)
       end
     elseif kind == "summary" then
       sw.info("%s", "zckup: summary " .. line)
+    elseif line:sub(1, 7) == "zckup: " then
+      sw.warn("%s", line) -- zckup's own warnings and errors
     else
       sw.info("%s", line)
     end
@@ -192,7 +194,9 @@ function M.handler(image, sw)
   sw = sw or swupdate
   local p = image.properties or {}
   local bin = values(p.zckup)[1] or os.getenv("ZCKUP_BIN") or "zckup"
-  local header = sw.tmpdir() .. "zckup-" .. (image.filename or "header.zckh"):gsub("/", "_")
+  local dir = sw.tmpdir()
+  if dir:sub(-1) ~= "/" then dir = dir .. "/" end
+  local header = dir .. "zckup-" .. (image.filename or "header.zckh"):gsub("/", "_")
   local err, msg = image:copy2file(header)
   if err ~= 0 then
     sw.error("%s", "zckup: cannot copy " .. tostring(image.filename) .. " out of the SWU: "
