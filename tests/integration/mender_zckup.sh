@@ -29,6 +29,7 @@ fi
 ZCKUP=$(realpath "$ZCKUP")
 MODULE=$ZCKUP_SRC/integrations/mender/zckup
 cd "$TEST_TMP" || exit 1
+# shellcheck disable=SC2034,SC2012 # read by assert (eval); ls -la is the fingerprint
 system_before=$(ls -la /usr/share/mender/modules/v3 /etc/mender | sha256sum)
 
 # ---- the module's JSON reader, alone ----------------------------------------------------

@@ -160,6 +160,7 @@ expect_exit 0 "zckup verify agrees" "$ZCKUP" verify --header v2.zckh slot.img
 assert "SWUpdate found the Lua handler for type zckup" "grep -q 'Found installer for stream v2.zckh zckup' main.log"
 assert "zckup found on PATH ran once" "[ \"\$(wc -l <ran.rec)\" = 1 ]"
 tr '\0' '\n' <argv.rec >argv.txt
+# shellcheck disable=SC2034 # read by assert (eval)
 want_hdr=${hostile//\\\"/\"} # as libconfig unescapes it
 assert "each property is one argv word: the hostile header value arrived as it is" \
 	'grep -qxF -- "$want_hdr" argv.txt'

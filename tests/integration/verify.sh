@@ -3,7 +3,7 @@
 # not (exit 4): one byte flipped, cut short, one byte longer; slots larger
 # than the image; headers without zckup's image digest (zck); pins.
 . "$(dirname "$0")/lib.sh"
-cd "$TEST_TMP"
+cd "$TEST_TMP" || exit 1
 
 # flip FILE OFFSET: inverts the byte at OFFSET.
 flip() {
