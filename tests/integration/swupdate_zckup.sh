@@ -151,9 +151,25 @@ make_swu main "$u" "$TEST_TMP/slot.img" "			max-ranges = \"16\";
 			http-header = [ \"X-Api-Key: 123\", \"$hostile\" ];
 			save-index = \"$TEST_TMP/slot.zckh\";"
 rm -f slot.img slot.zckh ran.rec argv.rec
+# SWUpdate's own progress client on this run's progress socket (one per attempt)
+progress_client() {
+	server_stop progress
+	mkdir -p "$TEST_TMP/srv/progress"
+	: >"$TEST_TMP/srv/progress/stderr.log"
+	_srv_spawn progress "$TEST_TMP/srv/progress" stdbuf -o0 swupdate-progress -w \
+		-s "$TEST_TMP/sw.$sw_attempt/swupdateprog"
+}
 t0=$(date +%s.%N)
-run main "server_log_reset ngx; rm -f slot.img slot.zckh ran.rec"
+run main "server_log_reset ngx; rm -f slot.img slot.zckh ran.rec; progress_client"
 t1=$(date +%s.%N)
+sleep 0.5 # the client prints what it got
+server_stop progress
+tr '\r' '\n' <srv/progress/stderr.log >progress.txt
+pcts=$(grep -oE '[0-9]+% \(v2\.zckh\)' progress.txt | cut -d% -f1 | sort -un | tr '\n' ' ')
+echo "# swupdate-progress saw: $pcts"
+npct=$(printf '%s\n' $pcts | grep -c .)
+assert "swupdate-progress, on SWUpdate's progress socket, saw the handler's steps up to 100% (${pcts:-none})" \
+	"[ $npct -ge 3 ] && printf '%s\n' $pcts | grep -qx 100"
 installed "zckup entry" main.log
 check "the slot holds the new image, byte-identical" cmp slot.img v2.img
 expect_exit 0 "zckup verify agrees" "$ZCKUP" verify --header v2.zckh slot.img
