@@ -99,12 +99,13 @@ exec "$ZCKUP" "\$@"
 EOF
 chmod +x bin/zckup
 
-# make_swu NAME URL TARGET [PROPERTY_LINES]: NAME.swu with v2.zckh as a "zckup" image writing
-# TARGET, source v1.img; PROPERTY_LINES are more libconfig lines in its properties.
+# make_swu NAME URL TARGET [PROPERTY_LINES]: NAME.swu with v2.zckh (or $HDR, under that name) as
+# a "zckup" image writing TARGET, source v1.img; PROPERTY_LINES are more libconfig lines in its
+# properties.
 make_swu() {
 	local name=$1 url=$2 target=$3 extra=${4:-}
 	mkdir -p "$name"
-	cp v2.zckh "$name/v2.zckh"
+	cp "${HDR:-v2.zckh}" "$name/v2.zckh"
 	cat >"$name/sw-description" <<EOF
 software =
 {
@@ -115,7 +116,7 @@ software =
 		filename = "v2.zckh";
 		type = "zckup";
 		path = "$target";
-		sha256 = "$(sha256sum v2.zckh | cut -d' ' -f1)";
+		sha256 = "$(sha256sum "$name/v2.zckh" | cut -d' ' -f1)";
 		properties: {
 			url = "$url";
 			source = "$TEST_TMP/v1.img";
@@ -145,31 +146,30 @@ installed() {
 u="http://127.0.0.1:$ngx_port/v2.zck"
 hostile='X-Zckup: it'"'"'s \"q\" $(touch pwned) `touch pwned`; a|b'
 
+# start_proxy ARGS...: faultproxy.py in front of nginx; sets proxy_port, proxy_pid.
+start_proxy() {
+	local pf=$TEST_TMP/proxy.port pre=()
+	rm -f "$pf"
+	[ "$_srv_have_pdeathsig" = 1 ] && pre=(setpriv --pdeathsig KILL --)
+	"${pre[@]}" "${FAULTPROXY[@]}" --upstream "127.0.0.1:$ngx_port" --port-file "$pf" \
+		--log "$TEST_TMP/proxy.log" "$@" >"$TEST_TMP/proxy.stderr" 2>&1 </dev/null &
+	proxy_pid=$!
+	for _ in $(seq 100); do
+		[ -s "$pf" ] && break
+		sleep 0.05
+	done
+	proxy_port=$(cat "$pf" 2>/dev/null)
+}
+
 # ---- a signed SWU with a zckup image ----------------------------------------------------------
 make_swu main "$u" "$TEST_TMP/slot.img" "			max-ranges = \"16\";
 			connections = \"2\";
 			http-header = [ \"X-Api-Key: 123\", \"$hostile\" ];
 			save-index = \"$TEST_TMP/slot.zckh\";"
 rm -f slot.img slot.zckh ran.rec argv.rec
-# SWUpdate's own progress client on this run's progress socket (one per attempt)
-progress_client() {
-	server_stop progress
-	mkdir -p "$TEST_TMP/srv/progress"
-	: >"$TEST_TMP/srv/progress/stderr.log"
-	_srv_spawn progress "$TEST_TMP/srv/progress" stdbuf -o0 swupdate-progress -w \
-		-s "$TEST_TMP/sw.$sw_attempt/swupdateprog"
-}
 t0=$(date +%s.%N)
-run main "server_log_reset ngx; rm -f slot.img slot.zckh ran.rec; progress_client"
+run main "server_log_reset ngx; rm -f slot.img slot.zckh ran.rec"
 t1=$(date +%s.%N)
-sleep 0.5 # the client prints what it got
-server_stop progress
-tr '\r' '\n' <srv/progress/stderr.log >progress.txt
-pcts=$(grep -oE '[0-9]+% \(v2\.zckh\)' progress.txt | cut -d% -f1 | sort -un | tr '\n' ' ')
-echo "# swupdate-progress saw: $pcts"
-npct=$(printf '%s\n' $pcts | grep -c .)
-assert "swupdate-progress, on SWUpdate's progress socket, saw the handler's steps up to 100% (${pcts:-none})" \
-	"[ $npct -ge 3 ] && printf '%s\n' $pcts | grep -qx 100"
 installed "zckup entry" main.log
 check "the slot holds the new image, byte-identical" cmp slot.img v2.img
 expect_exit 0 "zckup verify agrees" "$ZCKUP" verify --header v2.zckh slot.img
@@ -189,6 +189,31 @@ assert "progress was forwarded (write phase up to 100%)" "grep -q 'zckup: write 
 zbytes=$(server_bytes ngx body)
 zreq=$(server_count ngx)
 echo "# zckup entry: nginx sent $zbytes body bytes in $zreq requests; swupdate -i took $(awk "BEGIN {print $t1 - $t0}") s"
+
+# ---- progress, seen by SWUpdate's own progress client ------------------------------------------
+# swupdate-progress -w connects once swupdate -i has made its socket: the .zck comes through a
+# proxy that delays every transfer by 300 ms, so that the install outlasts the client's connect.
+progress_client() {
+	server_stop progress
+	mkdir -p "$TEST_TMP/srv/progress"
+	: >"$TEST_TMP/srv/progress/stderr.log"
+	_srv_spawn progress "$TEST_TMP/srv/progress" stdbuf -o0 swupdate-progress -w \
+		-s "$TEST_TMP/sw.$sw_attempt/swupdateprog"
+}
+start_proxy --mode delay --delay-ms 300
+make_swu prog "http://127.0.0.1:$proxy_port/v2.zck" "$TEST_TMP/pslot.img" "			max-ranges = \"16\";"
+run prog "rm -f pslot.img; progress_client"
+installed "zckup entry through a slow server" prog.log
+sleep 0.5 # what the client got is printed
+server_stop progress
+kill "$proxy_pid" 2>/dev/null
+wait "$proxy_pid" 2>/dev/null
+tr '\r' '\n' <srv/progress/stderr.log >progress.txt
+pcts=$(grep -oE '[0-9]+% \(v2\.zckh\)' progress.txt | cut -d% -f1 | sort -un | tr '\n' ' ')
+echo "# swupdate-progress saw: $pcts"
+npct=$(printf '%s\n' $pcts | grep -c .)
+assert "swupdate-progress, on SWUpdate's progress socket, saw the handler's steps up to 100% (${pcts:-none})" \
+	"[ $npct -ge 3 ] && printf '%s\n' $pcts | grep -qx 100"
 
 # ---- the same update through plain zckup apply, and through the delta handler --------------------
 server_log_reset ngx
@@ -214,6 +239,30 @@ dbytes=$(server_bytes ngx body)
 echo "# delta entry: nginx sent $dbytes body bytes in $(server_count ngx) requests; swupdate -i took $(awk "BEGIN {print $t1 - $t0}") s"
 assert "the zckup entry reads no more bytes from nginx than the delta entry ($zbytes <= $dbytes)" \
 	"[ -n '$dbytes' ] && [ '$zbytes' -le '$dbytes' ]"
+# The same with a .zck of the compat profile (one zstd frame per chunk, as zck writes it): the
+# two entries fetch the same chunks, zckup no more bytes.
+"$ZCKUP" make v2.img -o www/v2c.zck -H v2c.zckh --level 3 --threads 2 --profile compat -q
+HDR=v2c.zckh make_swu compat "http://127.0.0.1:$ngx_port/v2c.zck" "$TEST_TMP/cslot.img" \
+	"			max-ranges = \"16\";"
+run compat "server_log_reset ngx; rm -f cslot.img"
+installed "zckup entry, compat .zck" compat.log
+check "  the slot holds the new image" cmp cslot.img v2.img
+zcbytes=$(server_bytes ngx body)
+# the one range zckup adds: the .zck's lead, read to check that the header belongs to this .zck
+lead=$(grep -o 'bytes=0-[0-9]*' "$ngx_dir/access.log" | head -1 | cut -d- -f2)
+lead=$((${lead:-(-1)} + 1))
+mkdir -p deltac
+cp v2c.zckh deltac/new.zckh
+"$ZCKUP_SRC/tests/tools/make_swu.sh" "$TEST_TMP/deltac" "http://127.0.0.1:$ngx_port/v2c.zck" \
+	"$TEST_TMP/v1.img" "$TEST_TMP/deltac.img"
+swupdate_run deltac/swupdate.cfg deltac/cert.pem deltac/update.swu deltac.log \
+	"server_log_reset ngx; rm -f deltac.img"
+installed "delta entry, compat .zck" deltac.log
+check "  the delta entry writes the same image" cmp deltac.img v2.img
+dcbytes=$(server_bytes ngx body)
+echo "# compat .zck: zckup entry $zcbytes body bytes (the lead: $lead), delta entry $dcbytes"
+assert "compat .zck: the zckup entry reads no more than the delta entry and the .zck's lead ($zcbytes <= $dcbytes + $lead)" \
+	"[ -n '$dcbytes' ] && [ -n '$zcbytes' ] && [ $lead -gt 0 ] && [ $lead -le 64 ] && [ '$zcbytes' -le \$(($dcbytes + $lead)) ]"
 
 # ---- a tampered header is refused by SWUpdate before zckup runs -----------------------------------
 make_swu tamper "$u" "$TEST_TMP/tslot.img"
@@ -237,19 +286,6 @@ check "  the slot is untouched" cmp tslot.img v1.img
 
 # ---- a server that fails mid-update; the second run continues ---------------------------------------
 # The proxy passes all but the last 3 requests of this update, then answers 503.
-start_proxy() {
-	local pf=$TEST_TMP/proxy.port pre=()
-	rm -f "$pf"
-	[ "$_srv_have_pdeathsig" = 1 ] && pre=(setpriv --pdeathsig KILL --)
-	"${pre[@]}" "${FAULTPROXY[@]}" --upstream "127.0.0.1:$ngx_port" --port-file "$pf" \
-		--log "$TEST_TMP/proxy.log" "$@" >"$TEST_TMP/proxy.stderr" 2>&1 </dev/null &
-	proxy_pid=$!
-	for _ in $(seq 100); do
-		[ -s "$pf" ] && break
-		sleep 0.05
-	done
-	proxy_port=$(cat "$pf" 2>/dev/null)
-}
 "$ZCKUP" apply --header v2.zckh --url "$u" --source v1.img --target count.img --max-ranges 2 \
 	--connections 1 -q --json >count.json
 half=$(($(json_field count.json requests) - 3)) # past the piece tables, into the frames
