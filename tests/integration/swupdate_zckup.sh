@@ -101,8 +101,8 @@ chmod +x bin/zckup
 
 # The known race of swupdate -i (swupdate_lib.sh) ends the client early on a tiny SWU, before
 # the installer ran: 2 runs of 12 here. A padding file that sw-description does not name
-# (SWUpdate skips it) keeps the client busy sending until the installer has started: 0 of 24
-# with 4 MB. The retry stays for the other form of the race.
+# (SWUpdate skips it) keeps the client busy sending until the installer has started: 0 of 12
+# with 4 MB, 0 of 12 with 16 MB. The retry stays for the other form of the race.
 head -c 4000000 /dev/zero >pad.bin
 # make_swu NAME URL TARGET [PROPERTY_LINES]: NAME.swu with v2.zckh (or $HDR, under that name) as
 # a "zckup" image writing TARGET, source v1.img; PROPERTY_LINES are more libconfig lines in its
