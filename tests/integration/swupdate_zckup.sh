@@ -290,6 +290,13 @@ grep '^\[ERROR\]' tamper.log | head -3 | sed 's/^/# swupdate: /'
 assert "  zckup never ran" '[ ! -e ran.rec ]'
 check "  the slot is untouched" cmp tslot.img v1.img
 
+# ---- a server that is down ------------------------------------------------------------------------
+downport=$(srv_free_port) # nothing listens there
+make_swu off "http://127.0.0.1:$downport/v2.zck" "$TEST_TMP/oslot.img" "			retries = \"1\";"
+run off "rm -f oslot.img"
+assert "a server that is down fails swupdate -i (exit $sw_rc), zckup's exit status 6 in the log" \
+	"[ '$sw_rc' != 0 ] && grep -q 'zckup apply failed with exit status 6' off.log"
+
 # ---- a server that fails mid-update; the second run continues ---------------------------------------
 # The proxy passes all but the last 3 requests of this update, then answers 503.
 "$ZCKUP" apply --header v2.zckh --url "$u" --source v1.img --target count.img --max-ranges 2 \
