@@ -9,15 +9,15 @@
 # a failing apply fails the install. No daemon is left running.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-for t in rauc dbus-daemon mksquashfs openssl nginx; do
+for t in rauc dbus-daemon mksquashfs openssl nginx losetup; do
 	if ! command -v $t >/dev/null 2>&1; then
 		skip "RAUC zckup hook" "$t not installed (scripts/deps.sh test)"
 		finish
 		exit
 	fi
 done
-if [ "$(id -u)" != 0 ]; then
-	skip "RAUC zckup hook" "rauc install loop-mounts the bundle: needs root"
+if [ "$(id -u)" != 0 ] || ! losetup -f >/dev/null 2>&1; then
+	skip "RAUC zckup hook" "rauc install loop-mounts the bundle: needs root and a free loop device"
 	finish
 	exit
 fi
