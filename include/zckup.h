@@ -144,7 +144,8 @@ typedef struct zckup_header zckup_header;
 /*
  * Reads and checks the header of a .zck file or a detached header (.zckh) at
  * path: structure, limits and the header checksum. If expect_sha256 is not NULL
- * the header's SHA-256 must equal it (-EKEYREJECTED otherwise).
+ * it must be the header's checksum, or the SHA-256 of the header's bytes as a
+ * detached .zckh or as at the start of the .zck (-EKEYREJECTED otherwise).
  * Returns a new header in *out; free with zckup_header_free().
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_open(zckup_ctx *ctx, const char *path,
@@ -201,10 +202,10 @@ ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_write_detached(zckup_ctx *ctx,
 /* ---- trust: signatures, anti-rollback ------------------------------------ */
 
 /*
- * What is signed (README "Security"): the header's bytes in the form they have
- * at the start of a .zck (magic "\0ZCK1", so one signature verifies the .zck
- * and its detached header), preceded, when there is signed metadata, by the
- * metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
+ * What is signed (README "Security"): the header's bytes in either file
+ * form, as at the start of a .zck (magic "\0ZCK1", what zckup_header_sign()
+ * signs) or as the detached .zckh (magic "\0ZHR1"), whichever form h was read
+ * from, preceded, when there is signed metadata, by the metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
  * checksum and size, a version, an optional expiry and an optional hardware
  * string.
  */
@@ -612,6 +613,47 @@ struct zckup_apply_stats {
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 					     struct zckup_apply_stats *out);
+
+/* ---- verify -------------------------------------------------------------- */
+
+struct zckup_verify_opts {
+	const char *path; /* the installed image: a file or block device */
+	/*
+	 * Nonzero: path is a slot that may be larger than the image; the bytes
+	 * after the image are not checked (a block device always counts as a
+	 * slot). Zero: a regular file must be exactly the image's size.
+	 */
+	int slot;
+};
+
+struct zckup_verify_stats {
+	uint64_t image_bytes;       /* the header's image size */
+	uint64_t path_bytes;        /* size of path */
+	uint64_t read_bytes;        /* bytes read and hashed */
+	size_t n_chunks;            /* data chunks of the header */
+	size_t n_bad_chunks;        /* chunks that differ, or that path does not hold whole */
+	size_t first_bad_chunk;     /* index of the first of them (n_chunks when none) */
+	uint64_t first_bad_offset;  /* its image offset (image_bytes when none) */
+	int size_ok;                /* path's size fits: equal, or at least (a slot) */
+	int image_digest_checked;   /* the header has zckup's image digest and it was compared */
+	int image_digest_ok;
+};
+
+/*
+ * Tells whether o->path holds exactly the image h describes: reads it once,
+ * in order, and compares every chunk with its uncompressed SHA-256 and, when
+ * h carries zckup's whole-image digest, the whole image with it. Every chunk
+ * is read even after a mismatch, so that *out counts them all. Returns 0
+ * when it is the image; -EILSEQ when it is not (a chunk or the image digest
+ * differs, path is shorter than the image or, unless a slot, longer), with
+ * the first difference in zckup_errmsg(); -EINVAL for bad arguments; a
+ * system error (-ENOENT, -EIO...) when path cannot be read; -ECANCELED after
+ * zckup_cancel(). *out (may be NULL) is filled in every case but -EINVAL.
+ * Progress is reported in phase ZCKUP_PHASE_CHECK.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_verify(zckup_ctx *ctx, const zckup_header *h,
+					      const struct zckup_verify_opts *o,
+					      struct zckup_verify_stats *out);
 
 /*
  * Size of the ext2/3/4 or squashfs filesystem at the start of path (a

@@ -70,6 +70,7 @@ sha256sum             coreutils                   essential
 tee                   coreutils                   essential
 sleep                 coreutils                   essential
 sort                  coreutils                   essential
+stdbuf                coreutils                   essential
 stat                  coreutils                   essential
 tail                  coreutils                   essential
 tar                   tar                         essential
@@ -78,6 +79,8 @@ touch                 coreutils                   essential
 tr                    coreutils                   essential
 truncate              coreutils                   essential
 umount                mount                       essential
+unshare               util-linux                  essential
+losetup               mount                       essential
 uname                 coreutils                   essential
 update-rc.d           init-system-helpers         essential
 wc                    coreutils                   essential
@@ -108,6 +111,12 @@ pgrep                 procps                      test
 mksquashfs            squashfs-tools              test
 shfmt                 shfmt                       test
 swupdate              swupdate                    test
+swupdate-progress     swupdate                    test
+lua5.3                lua5.3                      test
+rauc                  rauc                        test
+dbus-daemon           dbus-daemon                 test
+mender                mender-client               test
+mender-artifact       mender-artifact             test
 unzck                 zchunk                      test
 zck                   zchunk                      test
 zck_read_header       zchunk                      test

@@ -23,6 +23,8 @@ static const char usage[] =
 	"                              bring OLD to the new image, writing OUT\n"
 	"  sign --key KEY HEADER -o SIG\n"
 	"                              sign a header (and version metadata)\n"
+	"  verify --header HEADER IMAGE\n"
+	"                              check that IMAGE is exactly the header's image\n"
 	"\n"
 	"Run 'zckup COMMAND --help' for a command's options; see zckup(1).\n"
 	"'zckup --version [--json]' prints the version.\n"
@@ -44,6 +46,7 @@ static const struct verb verbs[] = {
 	{ "plan", cmd_plan },
 	{ "apply", cmd_apply },
 	{ "sign", cmd_sign },
+	{ "verify", cmd_verify },
 };
 
 /*
