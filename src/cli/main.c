@@ -21,6 +21,7 @@ static const char usage[] =
 	"  plan --source OLD HEADER    tell what an update would reuse and fetch\n"
 	"  apply --url NEW.zck --source OLD --target OUT\n"
 	"                              bring OLD to the new image, writing OUT\n"
+	"  explain OLD NEW             which files of NEW an update from OLD fetches\n"
 	"  sign --key KEY HEADER -o SIG\n"
 	"                              sign a header (and version metadata)\n"
 	"\n"
@@ -44,6 +45,7 @@ static const struct verb verbs[] = {
 	{ "plan", cmd_plan },
 	{ "apply", cmd_apply },
 	{ "sign", cmd_sign },
+	{ "explain", cmd_explain },
 };
 
 /*

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zckup explain: what a device holding OLD fetches for NEW, per file and
+ * per directory of NEW (the library attributes; this prints the table, the
+ * JSON and, with explain_html.c, the page).
+ */
+#define _GNU_SOURCE 1
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char explain_usage[] =
+	"Usage: zckup explain [OPTION...] OLD NEW\n"
+	"Tell what a device holding the image OLD fetches to update to the image NEW, and\n"
+	"which files of NEW those bytes are: per file and per directory, bytes reused and\n"
+	"bytes fetched (compressed, as apply fetches them, fine pieces included), and why\n"
+	"(new file, changed file, unchanged content cut into chunks anew, file-system\n"
+	"metadata, free space, other by offsets). ext2/3/4 (libext2fs), squashfs\n"
+	"(libsquashfs) and tar images are read file by file, any other image by offsets.\n"
+	"The totals are plan's to the byte. Without --zck, NEW is first made into a\n"
+	"temporary .zck with the make options below.\n"
+	"\n"
+	"  -z, --zck FILE           the .zck that was made from NEW (nothing is made)\n"
+	"  -l, --level N            make: zstd level 1..22 (default 19)\n"
+	"  -p, --profile NAME       make: fine (default) or compat\n"
+	"      --dict MODE          make: none (default), auto or a FILE\n"
+	"      --no-fine            for a fine .zck: count whole chunks, as plan --no-fine\n"
+	"  -n, --top N              rows in the tables (default 10)\n"
+	CLI_THREADS_USAGE
+	"      --json               print everything as JSON\n"
+	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
+	"  -q, --quiet              no progress\n"
+	"  -h, --help               this help\n";
+
+/* A .zck made from NEW in a directory of its own, removed at the end. */
+struct tmp_zck {
+	char dir[4096];
+	char path[4200];
+	bool made;
+};
+
+static int make_tmp_zck(zckup_ctx *ctx, struct zckup_make_opts *mo, struct tmp_zck *t)
+{
+	const char *tmp = getenv("TMPDIR");
+	int r;
+
+	snprintf(t->dir, sizeof(t->dir), "%s/zckup-explain.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(t->dir)) {
+		perror("zckup explain: cannot make a temporary directory");
+		return EXIT_IO;
+	}
+	t->made = true;
+	snprintf(t->path, sizeof(t->path), "%s/new.zck", t->dir);
+	mo->output = t->path;
+	r = zckup_make(ctx, mo, NULL);
+	return r < 0 ? cli_fail(ctx, r, "explain: make") : EXIT_OK;
+}
+
+static void tmp_zck_remove(struct tmp_zck *t)
+{
+	if (!t->made)
+		return;
+	unlink(t->path);
+	rmdir(t->dir);
+}
+
+static void print_rows(const zckup_explain *e, bool dirs, size_t top)
+{
+	struct zckup_explain_totals t;
+	char a[32];
+
+	zckup_explain_get_totals(e, &t);
+	printf("%14s %11s %7s  %-9s %s\n", "fetched bytes", "size", "reused",
+	       dirs ? "entries" : "class", dirs ? "directory" : "file");
+	for (size_t i = 0; i < (dirs ? t.n_dirs : t.n_files) && i < top; i++) {
+		struct zckup_explain_entry en;
+		char cls[32];
+
+		if ((dirs ? zckup_explain_get_dir(e, i, &en) : zckup_explain_get_file(e, i, &en)) < 0)
+			break;
+		if (en.fetch_bytes == 0)
+			break; /* sorted: the rest cost nothing */
+		if (dirs)
+			snprintf(cls, sizeof(cls), "%zu", en.n_files);
+		else
+			snprintf(cls, sizeof(cls), "%s", zckup_explain_class_name(en.cls));
+		printf("%14" PRIu64 " %11s %6.1f%%  %-9s %s\n", en.fetch_bytes,
+		       cli_human(en.bytes, a, sizeof(a)),
+		       en.image_bytes ? 100.0 * (double)en.reused_bytes / (double)en.image_bytes
+				      : 0.0,
+		       cls, en.path);
+	}
+}
+
+static void print_table(const zckup_explain *e, const char *old, const char *new, size_t top)
+{
+	struct zckup_explain_totals t;
+	char a[32], b[32], c[32];
+
+	zckup_explain_get_totals(e, &t);
+	printf("%s (%s) -> %s (%s): top %zu files by bytes fetched\n", old, t.old_fs_type, new,
+	       t.fs_type, top);
+	print_rows(e, false, top);
+	printf("\ntop %zu directories\n", top);
+	print_rows(e, true, top);
+	printf("\ntotal: %" PRIu64 " bytes fetched (%s; plan: %" PRIu64 "), %s reused of %s%s\n",
+	       t.fetch_bytes, cli_human(t.fetch_bytes, a, sizeof(a)), t.plan_fetch_bytes,
+	       cli_human(t.reused_bytes, b, sizeof(b)), cli_human(t.image_bytes, c, sizeof(c)),
+	       t.fine ? ", fine pieces" : "");
+}
+
+static void json_entry(FILE *f, const struct zckup_explain_entry *en, bool dir)
+{
+	fputs("{\"path\":", f);
+	cli_json_str(f, en->path);
+	fprintf(f, ",\"bytes\":%" PRIu64 ",\"image_bytes\":%" PRIu64 ",\"reused_bytes\":%" PRIu64
+		   ",\"fetch_bytes\":%" PRIu64,
+		en->bytes, en->image_bytes, en->reused_bytes, en->fetch_bytes);
+	if (dir)
+		fprintf(f, ",\"entries\":%zu}", en->n_files);
+	else
+		fprintf(f, ",\"class\":\"%s\"}", zckup_explain_class_name(en->cls));
+}
+
+static void print_json(const zckup_explain *e, const char *old, const char *new)
+{
+	struct zckup_explain_totals t;
+
+	zckup_explain_get_totals(e, &t);
+	fputs("{\"old\":", stdout);
+	cli_json_str(stdout, old);
+	fputs(",\"new\":", stdout);
+	cli_json_str(stdout, new);
+	printf(",\"fs\":\"%s\",\"old_fs\":\"%s\",\"image_bytes\":%" PRIu64
+	       ",\"reused_bytes\":%" PRIu64 ",\"fetch_bytes\":%" PRIu64
+	       ",\"plan_fetch_bytes\":%" PRIu64 ",\"fine\":%s,\"files\":[",
+	       t.fs_type, t.old_fs_type, t.image_bytes, t.reused_bytes, t.fetch_bytes,
+	       t.plan_fetch_bytes, t.fine ? "true" : "false");
+	for (size_t i = 0; i < t.n_files; i++) {
+		struct zckup_explain_entry en;
+
+		if (zckup_explain_get_file(e, i, &en) < 0)
+			break;
+		if (i)
+			putchar(',');
+		json_entry(stdout, &en, false);
+	}
+	fputs("],\"dirs\":[", stdout);
+	for (size_t i = 0; i < t.n_dirs; i++) {
+		struct zckup_explain_entry en;
+
+		if (zckup_explain_get_dir(e, i, &en) < 0)
+			break;
+		if (i)
+			putchar(',');
+		json_entry(stdout, &en, true);
+	}
+	fputs("],\"map\":[", stdout);
+	for (size_t i = 0; i < t.n_cells; i++) {
+		struct zckup_explain_cell c;
+
+		if (zckup_explain_get_cell(e, i, &c) < 0)
+			break;
+		printf("%s{\"offset\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"reused_bytes\":%" PRIu64
+		       ",\"fetched_image_bytes\":%" PRIu64 ",\"fetch_bytes\":%" PRIu64 ",\"top\":",
+		       i ? "," : "", c.image_offset, c.bytes, c.reused_bytes,
+		       c.fetched_image_bytes, c.fetch_bytes);
+		cli_json_str(stdout, c.top_path);
+		putchar('}');
+	}
+	fputs("]}\n", stdout);
+}
+
+enum { OPT_DICT = 256, OPT_NO_FINE, OPT_THREADS };
+
+int cmd_explain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "zck", required_argument, NULL, 'z' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "dict", required_argument, NULL, OPT_DICT },
+		{ "no-fine", no_argument, NULL, OPT_NO_FINE },
+		{ "top", required_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		CLI_COMMON_LONG_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct zckup_make_opts mo = { .profile = -1 };
+	struct zckup_explain_opts eo = { 0 };
+	struct cli_common com = { 0 };
+	struct tmp_zck tz = { .made = false };
+	const char *zck = NULL;
+	zckup_header *h = NULL;
+	zckup_explain *e = NULL;
+	size_t top = 10;
+	int c, r, threads = 0;
+	zckup_ctx *ctx;
+	long v;
+
+	while ((c = getopt_long(argc, argv, "z:l:p:n:qh", opts, NULL)) != -1) {
+		r = EXIT_OK;
+		switch (c) {
+		case 'z':
+			zck = optarg;
+			break;
+		case 'l':
+			if (!cli_parse_int(optarg, 1, 22, &v))
+				return cli_usage_error("--level wants 1..22, not '%s'", optarg);
+			mo.level = (int)v;
+			break;
+		case 'p':
+			if (!strcmp(optarg, "compat"))
+				mo.profile = ZCKUP_PROFILE_COMPAT;
+			else if (!strcmp(optarg, "fine"))
+				mo.profile = ZCKUP_PROFILE_FINE;
+			else
+				return cli_usage_error("--profile wants compat or fine, not '%s'",
+						       optarg);
+			break;
+		case OPT_DICT:
+			if (!*optarg)
+				return cli_usage_error("--dict wants auto, none or a FILE");
+			mo.dict = optarg;
+			break;
+		case OPT_NO_FINE:
+			eo.no_fine = 1;
+			break;
+		case 'n':
+			if (!cli_parse_int(optarg, 1, 1000000, &v))
+				return cli_usage_error("--top wants 1..1000000, not '%s'", optarg);
+			top = (size_t)v;
+			break;
+		case OPT_THREADS:
+			r = cli_parse_threads(optarg, &threads);
+			break;
+		case 'h':
+			fputs(explain_usage, stdout);
+			return EXIT_OK;
+		default:
+			r = cli_common_option(c, optarg, &com);
+			if (r == CLI_NOT_COMMON)
+				r = EXIT_USAGE;
+		}
+		if (r != EXIT_OK)
+			return r;
+	}
+	if (optind + 2 != argc)
+		return cli_usage_error("explain wants OLD and NEW");
+	if (zck && (mo.level || mo.profile >= 0 || mo.dict))
+		return cli_usage_error("--level, --profile and --dict make a .zck: not with --zck");
+	eo.old_image = argv[optind];
+	eo.new_image = argv[optind + 1];
+	mo.image = eo.new_image;
+	mo.threads = threads;
+	if (mo.profile < 0)
+		mo.profile = mo.dict && strcmp(mo.dict, "none") != 0 ? ZCKUP_PROFILE_COMPAT
+								     : ZCKUP_PROFILE_FINE;
+	cli_common_defaults(&com);
+	ctx = zckup_ctx_new();
+	if (!ctx)
+		return EXIT_IO;
+	cli_attach(ctx, &com);
+	cli_cancel_on_signals(ctx);
+	r = zckup_set_threads(ctx, threads) < 0 ? EXIT_USAGE : EXIT_OK; /* checked: cannot fail */
+	if (r == EXIT_OK && !zck) {
+		r = make_tmp_zck(ctx, &mo, &tz);
+		zck = tz.path;
+	}
+	if (r == EXIT_OK) {
+		r = zckup_header_open(ctx, zck, NULL, &h);
+		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
+	}
+	if (r == EXIT_OK) {
+		eo.header = h;
+		eo.url = zck;
+		r = zckup_explain_new(ctx, &eo, &e);
+		cli_progress_done();
+		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
+	}
+	if (r == EXIT_OK && com.json)
+		print_json(e, eo.old_image, eo.new_image);
+	else if (r == EXIT_OK)
+		print_table(e, eo.old_image, eo.new_image, top);
+	zckup_explain_free(e);
+	zckup_header_free(h);
+	tmp_zck_remove(&tz);
+	zckup_ctx_free(ctx);
+	return r;
+}
