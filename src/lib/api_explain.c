@@ -41,18 +41,21 @@ static void on_plan_item(void *user, const struct zu_plan_item *it)
 	struct seg_cb *cb = user;
 	const struct zu_chunk *c = it->chunk == SIZE_MAX ? NULL : &cb->h->chunks[it->chunk];
 
+	struct zu_xseg seg = { .off = c ? c->image_offset : 0, .len = c ? c->len : 0,
+			       .fetch = it->bytes };
+
 	if (cb->r == 0)
-		cb->r = zu_xsegs_add(cb->segs, c ? c->image_offset : 0, c ? c->len : 0, it->bytes,
-				     false, cb->err);
+		cb->r = zu_xsegs_add(cb->segs, &seg, cb->err);
 }
 
 static void on_fine_item(void *user, const struct zu_fine_item *it)
 {
 	struct seg_cb *cb = user;
+	struct zu_xseg seg = { .off = it->image_offset, .len = it->image_len,
+			       .fetch = it->fetch_bytes, .reused = it->reused, .overlay = it->table };
 
 	if (cb->r == 0)
-		cb->r = zu_xsegs_add(cb->segs, it->image_offset, it->image_len, it->fetch_bytes,
-				     it->reused, cb->err);
+		cb->r = zu_xsegs_add(cb->segs, &seg, cb->err);
 }
 
 /* The plan as segments: reused chunks, and what is fetched for the others. */
@@ -62,10 +65,13 @@ static int plan_segments(const struct zu_header *h, const struct zu_plan *pl,
 	struct seg_cb cb = { .h = h, .segs = segs, .err = err };
 	int r = 0;
 
-	for (size_t i = 0; i < h->n_chunks && r == 0; i++)
+	for (size_t i = 0; i < h->n_chunks && r == 0; i++) {
+		struct zu_xseg seg = { .off = h->chunks[i].image_offset, .len = h->chunks[i].len,
+				       .reused = true };
+
 		if (pl->locs[i].source != ZU_NO_SOURCE)
-			r = zu_xsegs_add(segs, h->chunks[i].image_offset, h->chunks[i].len, 0,
-					 true, err);
+			r = zu_xsegs_add(segs, &seg, err);
+	}
 	if (r < 0)
 		return r;
 	if (fine)

@@ -663,7 +663,7 @@ static void fa_emit(zu_fine_item_fn fn, void *user, size_t chunk, uint64_t off, 
 		    uint64_t bytes, bool reused)
 {
 	struct zu_fine_item it = { .chunk = chunk, .image_offset = off, .image_len = len,
-				   .fetch_bytes = bytes, .reused = reused };
+				   .fetch_bytes = bytes, .reused = reused, .table = false };
 
 	if (fn)
 		fn(user, &it);
@@ -684,8 +684,13 @@ static void fa_plan_walk(const struct zu_fine *f, struct zu_fine_stats *out, zu_
 		const struct zu_chunk *c = &f->h->chunks[fc->index];
 
 		/* a table was fetched for every chunk that had one, malformed ones too */
-		if (fc->table_len)
-			fa_emit(fn, user, fc->index, c->image_offset, c->len, fc->table_len, false);
+		if (fc->table_len && fn) {
+			struct zu_fine_item it = { .chunk = fc->index, .image_offset = c->image_offset,
+						   .image_len = c->len, .fetch_bytes = fc->table_len,
+						   .table = true };
+
+			fn(user, &it);
+		}
 		if (fc->whole) {
 			uint64_t add = fa_stat_range(&st, &end, c->file_offset, c->comp_len);
 

@@ -100,6 +100,7 @@ struct zu_fine_item {
 	uint64_t image_len;
 	uint64_t fetch_bytes;
 	bool reused;
+	bool table;          /* a piece table: bytes for the chunk, not image bytes of its own */
 };
 typedef void (*zu_fine_item_fn)(void *user, const struct zu_fine_item *it);
 /* Calls fn for each item, in .zck order (after zu_fine_index()). */

@@ -72,6 +72,131 @@ assert "raw: explain without --zck makes the same .zck (same total)" \
 check "explain: the table prints" "$ZCKUP" explain raw-old.img raw-new.img --zck raw-fine.zck -q
 assert "explain: the table ends with the total line" "grep -q '^total: ' '$TEST_TMP/out'"
 
+# ext4 pairs: a tree, then the same tree with one file changed on purpose (a
+# larger random file in place of a small one), one new file, one removed.
+mkdir tree
+cp -r "$ZCKUP_SRC/src" tree/src
+seq 1 150000 >tree/numbers
+$GEN image 3 400000 tree/blob.bin
+cp -r tree tree2
+$GEN random 4 700000 tree2/src/lib/plan.c       # the file changed on purpose
+$GEN random 5 90000 tree2/added.bin
+rm tree2/numbers
+if command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null; then
+	mkfs.ext4 -q -F -E root_owner=0:0 -d tree ext4-old.img 24M >/dev/null
+	mkfs.ext4 -q -F -E root_owner=0:0 -d tree2 ext4-new.img 24M >/dev/null
+	MAKE_OPTS="--level 3" pair_case ext4-fine ext4-old.img ext4-new.img
+	MAKE_OPTS="--level 3 --profile compat" pair_case ext4-compat ext4-old.img ext4-new.img
+	assert "ext4: read as ext4" "[ \"\$(json_field ext4-fine.json fs)\" = ext4 ]"
+	# What explain says of the changed file, against debugfs's blocks of it
+	# and the chunks plan fetches (inspect/plan --chunks): at least the chunks
+	# that lie wholly in its blocks, at most those that touch them (gaps of
+	# under 256 bytes merged in).
+	debugfs -R "blocks /src/lib/plan.c" ext4-new.img 2>/dev/null >blocks.txt
+	"$ZCKUP" plan --source ext4-old.img ext4-compat.zck --chunks --json -q >ext4-chunks.json
+	bsize=$(dumpe2fs -h ext4-new.img 2>/dev/null | sed -n 's/^Block size: *//p')
+	python3 - ext4-compat.json ext4-chunks.json blocks.txt "$bsize" >ext4-check.txt <<'PY'
+import json, sys
+ex = json.load(open(sys.argv[1]))
+chunks = json.load(open(sys.argv[2]))["chunk_table"]
+blocks = [int(b) for b in open(sys.argv[3]).read().split()]
+bs = int(sys.argv[4])
+mine = set(blocks)
+top = ex["files"][0]
+lo = hi = off = 0
+for c in chunks:
+    if c["from"] != "fetch":
+        off += c["bytes"]
+        continue
+    first, last = off // bs, (off + c["bytes"] - 1) // bs
+    off += c["bytes"]
+    inside = [b in mine for b in range(first, last + 1)]
+    if all(inside):
+        lo += c["comp_bytes"]
+    if any(inside):
+        hi += c["comp_bytes"] + 256
+got = next(f for f in ex["files"] if f["path"] == "/src/lib/plan.c")
+print(top["path"], top["class"], got["fetch_bytes"], lo, hi, got["bytes"])
+PY
+	read -r tpath tclass got lo hi fsize <ext4-check.txt
+	assert "ext4: the changed file is on top ($tpath)" "[ '$tpath' = /src/lib/plan.c ]"
+	assert "ext4: it is a changed file ($tclass)" "[ '$tclass' = changed ]"
+	assert "ext4: its size is the new one ($fsize)" "[ '$fsize' = 700000 ]"
+	assert "ext4: its bytes are those of the chunks in its blocks ($lo <= $got <= $hi)" \
+		"[ $lo -gt 600000 ] && [ $lo -le $got ] && [ $got -le $hi ]"
+	python3 - ext4-fine.json >ext4-fine.txt <<'PY'
+import json, sys
+ex = json.load(open(sys.argv[1]))
+by = {f["path"]: f for f in ex["files"]}
+top = ex["files"][0]
+print(top["path"], top["fetch_bytes"], by["/added.bin"]["class"], by["/added.bin"]["fetch_bytes"],
+      by["/blob.bin"]["class"], by["/blob.bin"]["fetch_bytes"], int("/numbers" in by))
+PY
+	read -r tpath got aclass afetch bclass bfetch gone <ext4-fine.txt
+	assert "ext4 fine: the changed file is on top ($tpath)" "[ '$tpath' = /src/lib/plan.c ]"
+	# random bytes do not compress: every 4 KiB piece is fetched as a frame of
+	# at least its bytes, plus the piece tables of its chunks
+	assert "ext4 fine: its bytes are its size plus frame and table overhead ($got)" \
+		"[ $got -ge 700000 ] && [ $got -le $((700000 * 102 / 100 + 16384)) ]"
+	assert "ext4: the added file is new ($aclass, $afetch bytes)" \
+		"[ '$aclass' = new ] && [ $afetch -ge 90000 ]"
+	# mkfs may place an untouched file elsewhere: then it is moved, never changed
+	assert "ext4: an untouched file is unchanged or moved ($bclass, $bfetch bytes)" \
+		"[ '$bclass' = unchanged -a '$bfetch' = 0 ] || [ '$bclass' = moved -a '$bfetch' -gt 0 ]"
+	assert "ext4: untouched files that cost nothing are unchanged" \
+		"grep -q '\"fetch_bytes\": *0, *\"class\": *\"unchanged\"' ext4-fine.json"
+	assert "ext4: a removed file is not listed" "[ '$gone' = 0 ]"
+	# Every regular file of the tree with data is listed, by its path.
+	(cd tree2 && find . -type f -size +0 | sed 's|^\.||' | sort) >tree-files.txt
+	python3 - ext4-fine.json >listed.txt <<'PY'
+import json, sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    if f["path"].startswith("/") and not f["path"].endswith("/") and f["class"] != "metadata":
+        print(f["path"])
+PY
+	sort -o listed.txt listed.txt
+	check "ext4: the files listed are the tree's files" cmp tree-files.txt listed.txt
+	python3 - ext4-fine.json >groups.txt <<'PY'
+import json, sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    if f["path"].startswith("["):
+        print(f["path"])
+PY
+	for g in "[ext4 inode tables]" "[ext4 journal]" "[free space]" "[ext4 bitmaps]"; do
+		assert "ext4: metadata and free space are named: $g" "grep -qxF '$g' groups.txt"
+	done
+
+	# A corrupt file system: a warning, offsets only, the same total as plan.
+	cp ext4-new.img ext4-bad.img
+	itable=$(dumpe2fs ext4-new.img 2>/dev/null | sed -n 's/.*Inode table at \([0-9]*\)-.*/\1/p' | head -1)
+	bsize=$(dumpe2fs -h ext4-new.img 2>/dev/null | sed -n 's/^Block size: *//p')
+	$GEN random 6 "$((bsize * 4))" garbage   # over the root inode (2), in group 0's table
+	dd if=garbage of=ext4-bad.img bs="$bsize" seek="$itable" conv=notrunc status=none
+	MAKE_OPTS="--level 3" pair_case ext4-bad ext4-old.img ext4-bad.img
+	expect_exit 0 "ext4: a corrupt inode table does not fail explain" \
+		"$ZCKUP" explain ext4-old.img ext4-bad.img --zck ext4-bad.zck --progress none
+	expect_err_contains "explained by offset ranges" "ext4: a corrupt file system is a warning"
+	# claims more blocks than the image has
+	cp ext4-new.img ext4-big.img
+	python3 - ext4-big.img <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+f.seek(1024 + 4)
+n = struct.unpack("<I", f.read(4))[0]
+f.seek(1024 + 4)
+f.write(struct.pack("<I", n * 4))
+PY
+	MAKE_OPTS="--level 3" pair_case ext4-big ext4-old.img ext4-big.img
+	expect_exit 0 "ext4: a superblock that claims too many blocks does not fail explain" \
+		"$ZCKUP" explain ext4-old.img ext4-big.img --zck ext4-big.zck --progress none
+	expect_err_contains "ext4-big.img: ext4: .*explained by offset ranges" \
+		"ext4: a superblock that claims too much is a warning"
+	assert "ext4: the corrupt images are explained by offsets" \
+		"[ \"\$(json_field ext4-bad.json fs)\" = none ] && [ \"\$(json_field ext4-big.json fs)\" = none ]"
+else
+	skip "ext4 pairs" "mkfs.ext4 or debugfs missing (apt-get install e2fsprogs)"
+fi
+
 # Usage errors and a mismatched image.
 expect_exit 2 "explain: one image only is a usage error" "$ZCKUP" explain raw-old.img
 expect_exit 2 "explain: --level with --zck is a usage error" \

@@ -37,8 +37,7 @@ struct xp_state {
 	uint64_t cell_len;
 };
 
-int zu_xsegs_add(struct zu_xsegs *s, uint64_t off, uint64_t len, uint64_t fetch, bool reused,
-		 struct zu_err *err)
+int zu_xsegs_add(struct zu_xsegs *s, const struct zu_xseg *seg, struct zu_err *err)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 4096;
@@ -49,7 +48,7 @@ int zu_xsegs_add(struct zu_xsegs *s, uint64_t off, uint64_t len, uint64_t fetch,
 		s->v = p;
 		s->cap = cap;
 	}
-	s->v[s->n++] = (struct zu_xseg){ .off = off, .len = len, .fetch = fetch, .reused = reused };
+	s->v[s->n++] = *seg;
 	return 0;
 }
 
@@ -225,11 +224,13 @@ static void xp_charge(struct xp_state *st, const struct zu_xseg *s, uint64_t a, 
 	uint64_t fetch = xp_share(s, b) - xp_share(s, a);
 
 	e->fetch_bytes += fetch;
-	e->image_bytes += b - a;
-	if (s->reused)
-		e->reused_bytes += b - a;
-	else
-		e->fetched_image_bytes += b - a;
+	if (!s->overlay) {
+		e->image_bytes += b - a;
+		if (s->reused)
+			e->reused_bytes += b - a;
+		else
+			e->fetched_image_bytes += b - a;
+	}
 	/* the cells [a, b) spans, each its part */
 	while (a < b) {
 		size_t c = (size_t)(a / st->cell_len);
@@ -238,9 +239,9 @@ static void xp_charge(struct xp_state *st, const struct zu_xseg *s, uint64_t a, 
 		struct zu_xcell *cell = &st->res->cells[c];
 
 		cell->fetch_bytes += xp_share(s, stop) - xp_share(s, a);
-		if (s->reused)
+		if (!s->overlay && s->reused)
 			cell->reused_bytes += stop - a;
-		else
+		else if (!s->overlay)
 			cell->fetched_image_bytes += stop - a;
 		a = stop;
 	}
@@ -345,7 +346,7 @@ int zu_explain_attribute(const struct zu_explain_params *p, struct zu_explain_re
 	for (size_t i = 0; r == 0 && i < p->segs->n; i++) {
 		r = xp_segment(&st, &p->segs->v[i], err);
 		out->fetch_bytes += p->segs->v[i].fetch;
-		if (p->segs->v[i].reused)
+		if (p->segs->v[i].reused && !p->segs->v[i].overlay)
 			out->reused_bytes += p->segs->v[i].len;
 	}
 	if (r == 0)

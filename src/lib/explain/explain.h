@@ -24,6 +24,7 @@ struct zu_xseg {
 	uint64_t off, len;
 	uint64_t fetch;  /* .zck bytes fetched for it (0 when reused) */
 	bool reused;
+	bool overlay;    /* costs bytes over a stretch other segments describe (piece tables) */
 };
 
 struct zu_xsegs {
@@ -32,8 +33,7 @@ struct zu_xsegs {
 };
 
 /* Appends a segment; -ENOMEM. */
-int zu_xsegs_add(struct zu_xsegs *s, uint64_t off, uint64_t len, uint64_t fetch, bool reused,
-		 struct zu_err *err) __attribute__((warn_unused_result));
+int zu_xsegs_add(struct zu_xsegs *s, const struct zu_xseg *seg, struct zu_err *err) __attribute__((warn_unused_result));
 void zu_xsegs_fini(struct zu_xsegs *s);
 
 /* Reason classes, in the order explain reports them. */

@@ -202,6 +202,10 @@ int zu_explain_rollup(struct zu_explain_result *res, struct zu_err *err)
 	struct xr_state st = { .res = res };
 	int r = 0;
 
+	/* a pseudo-file's size is the image bytes it stands for */
+	for (size_t i = 0; i < res->n_files; i++)
+		if (res->files[i].kind != ZU_XFS_FILE)
+			res->files[i].size = res->files[i].image_bytes;
 	for (size_t i = 0; i < res->n_files && r == 0; i++)
 		r = xr_entry(&st, &res->files[i], err);
 	free(st.map.slot);
