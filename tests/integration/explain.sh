@@ -197,6 +197,44 @@ else
 	skip "ext4 pairs" "mkfs.ext4 or debugfs missing (apt-get install e2fsprogs)"
 fi
 
+# tar pairs, from the member headers: GNU (long names as 'L' records) and
+# pax (long names as path= records).
+long=tree2/a-directory-with-a-rather-long-name/and-another-one-that-is-long-too/so-that-the-path-exceeds-100
+mkdir -p "$long"
+$GEN random 7 50000 "$long/file.bin"
+tar_opts=(--sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner)
+for fmt in gnu pax; do
+	tar -C tree -cf "tar-$fmt-old.tar" --format=$fmt "${tar_opts[@]}" .
+	tar -C tree2 -cf "tar-$fmt-new.tar" --format=$fmt "${tar_opts[@]}" .
+	MAKE_OPTS="--level 3" pair_case "tar-$fmt" "tar-$fmt-old.tar" "tar-$fmt-new.tar"
+	python3 - "tar-$fmt.json" >tar-check.txt <<'PY'
+import json, sys
+ex = json.load(open(sys.argv[1]))
+by = {f["path"]: f for f in ex["files"]}
+top = ex["files"][0]
+lng = [f for f in ex["files"] if f["path"].endswith("/so-that-the-path-exceeds-100/file.bin")]
+print(ex["fs"], top["path"], top["class"], top["fetch_bytes"], top["bytes"],
+      lng[0]["path"] if lng else "none", lng[0]["class"] if lng else "none",
+      by.get("/blob.bin", {}).get("class", "missing"))
+PY
+	read -r fs tpath tclass got size lpath lclass bclass <tar-check.txt
+	assert "tar $fmt: read as tar ($fs)" "[ '$fs' = tar ]"
+	assert "tar $fmt: the changed file is on top ($tpath, $tclass)" \
+		"[ '$tpath' = /src/lib/plan.c ] && [ '$tclass' = changed ] && [ '$size' = 700000 ]"
+	assert "tar $fmt: its bytes are its size plus frame overhead ($got)" \
+		"[ $got -ge 700000 ] && [ $got -le $((700000 * 102 / 100 + 16384)) ]"
+	assert "tar $fmt: a path over 100 bytes is read whole ($lpath)" \
+		"[ '$lpath' = /${long#tree2/}/file.bin ] && [ '$lclass' = new ]"
+	assert "tar $fmt: an untouched file is unchanged or moved ($bclass)" \
+		"[ '$bclass' = unchanged ] || [ '$bclass' = moved ]"
+done
+# A tar archive cut short inside a member: a warning, offsets only.
+head -c 1000000 tar-gnu-new.tar >tar-cut.tar
+MAKE_OPTS="--level 3" pair_case tar-cut tar-gnu-old.tar tar-cut.tar
+expect_exit 0 "tar: an archive cut short does not fail explain" \
+	"$ZCKUP" explain tar-gnu-old.tar tar-cut.tar --zck tar-cut.zck --progress none
+expect_err_contains "tar: .*cut short.*explained by offset ranges" "tar: a cut archive is a warning"
+
 # Usage errors and a mismatched image.
 expect_exit 2 "explain: one image only is a usage error" "$ZCKUP" explain raw-old.img
 expect_exit 2 "explain: --level with --zck is a usage error" \
