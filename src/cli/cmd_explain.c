@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_explain.h"
 
 static const char explain_usage[] =
 	"Usage: zckup explain [OPTION...] OLD NEW\n"
@@ -31,6 +32,9 @@ static const char explain_usage[] =
 	"      --dict MODE          make: none (default), auto or a FILE\n"
 	"      --no-fine            for a fine .zck: count whole chunks, as plan --no-fine\n"
 	"  -n, --top N              rows in the tables (default 10)\n"
+	"      --html FILE          also write a self-contained page (no network): a map\n"
+	"                           of the image along its offsets (hover: the file), bars\n"
+	"                           of the top files and directories, the totals\n"
 	CLI_THREADS_USAGE
 	"      --json               print everything as JSON\n"
 	"      --progress MODE      bar (default on a terminal), json (JSON lines), none\n"
@@ -176,7 +180,7 @@ static void print_json(const zckup_explain *e, const char *old, const char *new)
 	fputs("]}\n", stdout);
 }
 
-enum { OPT_DICT = 256, OPT_NO_FINE, OPT_THREADS };
+enum { OPT_DICT = 256, OPT_NO_FINE, OPT_HTML, OPT_THREADS };
 
 int cmd_explain(int argc, char **argv)
 {
@@ -187,6 +191,7 @@ int cmd_explain(int argc, char **argv)
 		{ "dict", required_argument, NULL, OPT_DICT },
 		{ "no-fine", no_argument, NULL, OPT_NO_FINE },
 		{ "top", required_argument, NULL, 'n' },
+		{ "html", required_argument, NULL, OPT_HTML },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		CLI_COMMON_LONG_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
@@ -196,7 +201,7 @@ int cmd_explain(int argc, char **argv)
 	struct zckup_explain_opts eo = { 0 };
 	struct cli_common com = { 0 };
 	struct tmp_zck tz = { .made = false };
-	const char *zck = NULL;
+	const char *zck = NULL, *html = NULL;
 	zckup_header *h = NULL;
 	zckup_explain *e = NULL;
 	size_t top = 10;
@@ -236,6 +241,9 @@ int cmd_explain(int argc, char **argv)
 			if (!cli_parse_int(optarg, 1, 1000000, &v))
 				return cli_usage_error("--top wants 1..1000000, not '%s'", optarg);
 			top = (size_t)v;
+			break;
+		case OPT_HTML:
+			html = optarg;
 			break;
 		case OPT_THREADS:
 			r = cli_parse_threads(optarg, &threads);
@@ -284,6 +292,8 @@ int cmd_explain(int argc, char **argv)
 		cli_progress_done();
 		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
 	}
+	if (r == EXIT_OK && html)
+		r = cli_explain_html(e, eo.old_image, eo.new_image, html);
 	if (r == EXIT_OK && com.json)
 		print_json(e, eo.old_image, eo.new_image);
 	else if (r == EXIT_OK)

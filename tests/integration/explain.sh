@@ -235,6 +235,58 @@ expect_exit 0 "tar: an archive cut short does not fail explain" \
 	"$ZCKUP" explain tar-gnu-old.tar tar-cut.tar --zck tar-cut.zck --progress none
 expect_err_contains "tar: .*cut short.*explained by offset ranges" "tar: a cut archive is a warning"
 
+# The page: rendered by Debian's chromium, headless. It must load without
+# errors, draw one map cell per cell of the JSON and the bars; the
+# screenshot and the page are kept in $ZCKUP_ARTIFACTS.
+chromium_run() {
+	timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+		--disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+		--user-data-dir="$TEST_TMP/chromium-profile" --enable-logging=stderr --v=0 "$@"
+}
+if [ ! -e ext4-fine.zck ]; then
+	skip "explain --html in chromium" "no ext4 pair (e2fsprogs missing)"
+elif ! command -v chromium >/dev/null; then
+	skip "explain --html in chromium" "chromium missing (apt-get install chromium)"
+else
+	check "html: explain --html writes the page" "$ZCKUP" explain ext4-old.img ext4-new.img \
+		--zck ext4-fine.zck --html page.html --json -q
+	cp "$TEST_TMP/out" page.json
+	assert "html: the page is self-contained (no src= or href=)" \
+		"! grep -Eq '(src|href)=' page.html"
+	assert "html: the page names no other URL than the SVG namespace" \
+		"[ \"\$(grep -o \"https\\?://[^\\\"']*\" page.html | sort -u)\" = http://www.w3.org/2000/svg ]"
+	if chromium_run --dump-dom "file://$TEST_TMP/page.html" >dom.html 2>chromium.err; then
+		ok "html: chromium loads the page"
+	else
+		not_ok "html: chromium loads the page"
+		diag chromium.err
+	fi
+	cells=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["map"]))' page.json)
+	assert "html: the script ran to its end" "grep -q 'data-ready=\"1\"' dom.html"
+	assert "html: no script error on the page" "! grep -q 'data-error=' dom.html"
+	assert "html: no uncaught error in chromium's console" "! grep -q 'Uncaught' chromium.err"
+	assert "html: the map has one cell per map cell of the JSON ($cells)" \
+		"[ \"\$(grep -o 'class=\"cell\"' dom.html | wc -l)\" = $cells ] && [ $cells -gt 0 ] && [ $cells -le 1024 ]"
+	assert "html: fetched cells are drawn red" "grep -q 'fill=\"#c0392b\"' dom.html"
+	assert "html: hovering a cell names the changed file" "grep -q '<title>[^<]*/src/lib/plan.c' dom.html"
+	nbars=$(sed -n 's/.*data-bars="\([0-9]*\)".*/\1/p' dom.html | head -1)
+	assert "html: the bars are drawn (${nbars:-0})" \
+		"[ \"\${nbars:-0}\" -gt 2 ] && [ \"\$(grep -o 'class=\"bar\"' dom.html | wc -l)\" = '$nbars' ]"
+	assert "html: the top file has the first bar" \
+		"grep -o 'class=\"label\"[^>]*>[^<]*' dom.html | head -1 | grep -q '/src/lib/plan.c'"
+	assert "html: the totals are on the page" \
+		"grep -q \"fetched \$(json_field page.json fetch_bytes) bytes\" dom.html"
+	chromium_run --window-size=1200,1500 --screenshot="$TEST_TMP/explain.png" \
+		"file://$TEST_TMP/page.html" >/dev/null 2>>chromium.err
+	assert "html: chromium takes a screenshot of it" \
+		"[ -s explain.png ] && [ \"\$(head -c 4 explain.png | od -An -c | tr -d ' ')\" = '211PNG' ]"
+	if [ -n "${ZCKUP_ARTIFACTS:-}" ] && mkdir -p "$ZCKUP_ARTIFACTS"; then
+		cp explain.png "$ZCKUP_ARTIFACTS/explain.png"
+		cp page.html "$ZCKUP_ARTIFACTS/explain.html"
+		echo "# screenshot kept: $ZCKUP_ARTIFACTS/explain.png"
+	fi
+fi
+
 # Usage errors and a mismatched image.
 expect_exit 2 "explain: one image only is a usage error" "$ZCKUP" explain raw-old.img
 expect_exit 2 "explain: --level with --zck is a usage error" \
