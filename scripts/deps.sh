@@ -14,9 +14,9 @@
 set -euo pipefail
 
 build=(build-essential meson ninja-build pkg-config libzstd-dev libssl-dev libcurl4-openssl-dev
-	libext2fs-dev)
+	libext2fs-dev libsquashfs-dev)
 tools=(libcmocka-dev zchunk zstd e2fsprogs squashfs-tools xxd time curl swupdate cpio openssl
-	nginx lighttpd apache2 varnish)
+	nginx lighttpd apache2 varnish chromium)
 cross=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-s390x-linux-gnu qemu-user-static
 	mmdebstrap)
 job=${1:-test}

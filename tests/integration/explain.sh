@@ -235,6 +235,52 @@ expect_exit 0 "tar: an archive cut short does not fail explain" \
 	"$ZCKUP" explain tar-gnu-old.tar tar-cut.tar --zck tar-cut.zck --progress none
 expect_err_contains "tar: .*cut short.*explained by offset ranges" "tar: a cut archive is a warning"
 
+# squashfs pairs, read with libsquashfs.
+if command -v mksquashfs >/dev/null; then
+	sq_opts=(-noappend -quiet -all-root -mkfs-time 1700000000 -all-time 1700000000)
+	mksquashfs tree sq-old.img "${sq_opts[@]}" >/dev/null
+	mksquashfs tree2 sq-new.img "${sq_opts[@]}" >/dev/null
+	MAKE_OPTS="--level 3" pair_case sq sq-old.img sq-new.img
+	MAKE_OPTS="--level 3 --profile compat" pair_case sq-compat sq-old.img sq-new.img
+	python3 - sq.json >sq-check.txt <<'PY'
+import json, sys
+ex = json.load(open(sys.argv[1]))
+by = {f["path"]: f for f in ex["files"]}
+top = ex["files"][0]
+untouched = [f for p, f in by.items() if p.startswith("/src/") and p != "/src/lib/plan.c"]
+print(ex["fs"], top["path"], top["class"], top["fetch_bytes"], by["/added.bin"]["class"],
+      sum(f["class"] == "changed" for f in untouched), len(untouched),
+      int(any(p.startswith("[squashfs") for p in by)))
+PY
+	read -r fs tpath tclass got aclass nchanged nuntouched meta <sq-check.txt
+	assert "squashfs: read as squashfs ($fs)" "[ '$fs' = squashfs ]"
+	assert "squashfs: the changed file is on top ($tpath, $tclass)" \
+		"[ '$tpath' = /src/lib/plan.c ] && [ '$tclass' = changed ]"
+	assert "squashfs: its bytes are about its size (random data, $got)" \
+		"[ $got -ge 700000 ] && [ $got -le $((700000 * 102 / 100 + 16384)) ]"
+	assert "squashfs: the added file is new ($aclass)" "[ '$aclass' = new ]"
+	assert "squashfs: untouched files are never changed ($nchanged of $nuntouched)" \
+		"[ '$nchanged' = 0 ] && [ '$nuntouched' -gt 50 ]"
+	assert "squashfs: its tables are named" "[ '$meta' = 1 ]"
+	# A directory table of garbage: a warning, offsets only.
+	cp sq-new.img sq-bad.img
+	python3 - sq-bad.img <<'PY'
+import struct, sys
+f = open(sys.argv[1], "r+b")
+f.seek(72)          # directory_table_start, then fragment_table_start
+d = struct.unpack("<Q", f.read(8))[0]
+f.seek(d)
+f.write(bytes((i * 7 + 3) & 255 for i in range(64)))
+PY
+	MAKE_OPTS="--level 3" pair_case sq-bad sq-old.img sq-bad.img
+	expect_exit 0 "squashfs: a corrupt directory table does not fail explain" \
+		"$ZCKUP" explain sq-old.img sq-bad.img --zck sq-bad.zck --progress none
+	expect_err_contains "sq-bad.img: squashfs: .*explained by offset ranges" \
+		"squashfs: a corrupt image is a warning"
+else
+	skip "squashfs pairs" "mksquashfs missing (apt-get install squashfs-tools)"
+fi
+
 # The page: rendered by Debian's chromium, headless. It must load without
 # errors, draw one map cell per cell of the JSON and the bars; the
 # screenshot and the page are kept in $ZCKUP_ARTIFACTS.

@@ -67,7 +67,7 @@ static int xc_digest(const struct zu_xfs *x, int fd, const struct zu_xfs_file *f
 
 static bool xc_hashable(const struct zu_xfs_file *f)
 {
-	return f->ext_contiguous && f->n_ext > 0;
+	return f->ext_contiguous && f->n_ext > 0 && f->data_len > 0;
 }
 
 int zu_explain_classify(const struct zu_explain_classify_params *p, struct zu_explain_result *res,
@@ -114,6 +114,11 @@ int zu_explain_classify(const struct zu_explain_classify_params *p, struct zu_ex
 		}
 		of = &ox->files[*hit];
 		e->cls = ZU_XCLASS_CHANGED;
+		if (of->has_digest && nf->has_digest) {
+			if (of->size == nf->size && !memcmp(of->digest, nf->digest, sizeof(dn)))
+				e->cls = ZU_XCLASS_MOVED;
+			continue;
+		}
 		if (of->size != nf->size || of->data_len != nf->data_len || !xc_hashable(of) ||
 		    !xc_hashable(nf))
 			continue;

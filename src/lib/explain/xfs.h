@@ -33,6 +33,9 @@ struct zu_xfs_file {
 	size_t first_ext, n_ext;
 	bool ext_contiguous; /* false when extents came interleaved with others' */
 	uint64_t data_len;   /* bytes of its extents that are its content (hashing) */
+	/* a reader that can tell content better than the extents' bytes (squashfs tails) */
+	bool has_digest;
+	uint8_t digest[32];  /* SHA-256 of what stands for its content */
 };
 
 struct zu_xfs_extent {
