@@ -655,6 +655,12 @@ enum zckup_explain_class {
 	ZCKUP_EXPLAIN_FREE,          /* free space */
 	ZCKUP_EXPLAIN_OTHER,         /* anything else, named by its offsets */
 };
+/*
+ * The file systems explain reads file by file in this build, space-separated:
+ * "ext4 squashfs tar" with libext2fs and libsquashfs found at build time,
+ * fewer without them (those images are then explained by offset ranges).
+ */
+ZCKUP_API const char *zckup_explain_readers(void);
 /* "unchanged", "new", "changed", "moved", "metadata", "free", "other". */
 ZCKUP_API const char *zckup_explain_class_name(enum zckup_explain_class c);
 

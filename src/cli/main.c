@@ -93,7 +93,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		if (argc == 3 && !strcmp(argv[2], "--json")) { /* for tooling */
-			printf("{\"name\":\"zckup\",\"version\":\"%s\"}\n", zckup_version());
+			printf("{\"name\":\"zckup\",\"version\":\"%s\",\"explain_readers\":\"%s\"}\n",
+			       zckup_version(), zckup_explain_readers());
 			return EXIT_OK;
 		}
 		if (argc > 2)

@@ -312,3 +312,12 @@ ZCKUP_API int zckup_explain_get_cell(const zckup_explain *e, size_t i,
 	out->top_path = c->top == SIZE_MAX ? "" : e->res.files[c->top].path;
 	return 0;
 }
+
+ZCKUP_API const char *zckup_explain_readers(void)
+{
+	if (zu_xfs_ext4_built && zu_xfs_squashfs_built)
+		return "ext4 squashfs tar";
+	if (zu_xfs_ext4_built)
+		return "ext4 tar";
+	return zu_xfs_squashfs_built ? "squashfs tar" : "tar";
+}

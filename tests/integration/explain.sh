@@ -7,6 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 cd "$TEST_TMP"
 export E2FSPROGS_FAKE_TIME=1700000000
+# The readers this build has (a cross build's sysroot may lack libext2fs, libsquashfs).
+readers=$("$ZCKUP" --version --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["explain_readers"])')
+has_reader() { case " $readers " in *" $1 "*) return 0 ;; esac; return 1; }
+echo "# explain readers: $readers"
 
 # jq-free checks of explain's JSON: prints "total files_sum dirs_sum plan".
 sums() {
@@ -82,7 +86,9 @@ cp -r tree tree2
 $GEN random 4 700000 tree2/src/lib/plan.c       # the file changed on purpose
 $GEN random 5 90000 tree2/added.bin
 rm tree2/numbers
-if command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null; then
+if ! has_reader ext4; then
+	skip "ext4 pairs" "zckup built without libext2fs (apt-get install libext2fs-dev)"
+elif command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null; then
 	mkfs.ext4 -q -F -E root_owner=0:0 -d tree ext4-old.img 24M >/dev/null
 	mkfs.ext4 -q -F -E root_owner=0:0 -d tree2 ext4-new.img 24M >/dev/null
 	MAKE_OPTS="--level 3" pair_case ext4-fine ext4-old.img ext4-new.img
@@ -236,7 +242,9 @@ expect_exit 0 "tar: an archive cut short does not fail explain" \
 expect_err_contains "tar: .*cut short.*explained by offset ranges" "tar: a cut archive is a warning"
 
 # squashfs pairs, read with libsquashfs.
-if command -v mksquashfs >/dev/null; then
+if ! has_reader squashfs; then
+	skip "squashfs pairs" "zckup built without libsquashfs (apt-get install libsquashfs-dev)"
+elif command -v mksquashfs >/dev/null; then
 	sq_opts=(-noappend -quiet -all-root -mkfs-time 1700000000 -all-time 1700000000)
 	mksquashfs tree sq-old.img "${sq_opts[@]}" >/dev/null
 	mksquashfs tree2 sq-new.img "${sq_opts[@]}" >/dev/null
@@ -290,7 +298,7 @@ chromium_run() {
 		--user-data-dir="$TEST_TMP/chromium-profile" --enable-logging=stderr --v=0 "$@"
 }
 if [ ! -e ext4-fine.zck ]; then
-	skip "explain --html in chromium" "no ext4 pair (e2fsprogs missing)"
+	skip "explain --html in chromium" "no ext4 pair (e2fsprogs or libext2fs missing)"
 elif ! command -v chromium >/dev/null; then
 	skip "explain --html in chromium" "chromium missing (apt-get install chromium)"
 else

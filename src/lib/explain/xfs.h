@@ -71,6 +71,9 @@ int zu_xfs_add_file(struct zu_xfs *x, const char *path, uint64_t size, enum zu_x
 int zu_xfs_add_extent(struct zu_xfs *x, size_t file, uint64_t off, uint64_t len,
 		      struct zu_err *err) __attribute__((warn_unused_result));
 
+/* Whether the library-backed readers are built in (meson found the library). */
+extern const bool zu_xfs_ext4_built, zu_xfs_squashfs_built;
+
 /*
  * The readers: 0 and the file system read, -ENOTSUP when the image is not
  * theirs (or the reader is not built in), -EBADMSG when it is but is

@@ -12,6 +12,8 @@
 
 #include "explain/xfs.h"
 
+const bool zu_xfs_ext4_built = true;
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

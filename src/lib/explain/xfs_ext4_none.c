@@ -4,6 +4,8 @@
 
 #include "explain/xfs.h"
 
+const bool zu_xfs_ext4_built = false;
+
 int zu_xfs_ext4_read(int fd, uint64_t size, struct zu_xfs *out, struct zu_err *err)
 {
 	(void)fd;

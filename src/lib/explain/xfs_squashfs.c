@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include "explain/xfs.h"
+
+const bool zu_xfs_squashfs_built = true;
 #include "hash.h"
 #include "io.h"
 
