@@ -20,7 +20,9 @@ j = json.load(open(sys.argv[1]))
 files = sum(f["fetch_bytes"] for f in j["files"])
 # top-level groups: "/" and the bracketed pseudo-file groups
 top = sum(d["fetch_bytes"] for d in j["dirs"] if d["path"] == "/" or d["path"].startswith("["))
-cells = sum(c["fetch_bytes"] for c in j["map"])
+# the dictionary (fetched once) has no place in the image: in no cell
+cells = sum(c["fetch_bytes"] for c in j["map"]) + sum(
+    f["fetch_bytes"] for f in j["files"] if f["path"] == "[zck dictionary]")
 print(j["fetch_bytes"], files, top, cells, j["plan_fetch_bytes"])
 PY
 }
@@ -69,12 +71,34 @@ print(json.load(open(sys.argv[1]))["files"][0]["path"])
 PY
 assert "raw: entries are offset ranges ($(cat raw-top.txt))" "grep -q '^\[offsets 0x' raw-top.txt"
 
+# 1 MiB windows of offsets.
+python3 - raw-fine.json >raw-win.txt <<'PY'
+import json, sys
+e = [f for f in json.load(open(sys.argv[1]))["files"] if f["path"] == "[offsets 0x000100000-0x000200000]"]
+print(e[0]["image_bytes"] if e else 0)
+PY
+assert "raw: an offset range is 1 MiB of the image ($(cat raw-win.txt))" "[ \"\$(cat raw-win.txt)\" = 1048576 ]"
+# A dictionary (compat, --dict FILE): fetched once, as an entry of its own.
+head -c 65536 raw-old.img >dict.bin
+MAKE_OPTS="--level 3 --dict dict.bin" pair_case raw-dict raw-old.img raw-new.img
+python3 - raw-dict.json >raw-dict.txt <<'PY'
+import json, sys
+e = [f for f in json.load(open(sys.argv[1]))["files"] if f["path"] == "[zck dictionary]"]
+print(e[0]["fetch_bytes"] if e else 0)
+PY
+dict_zck=$("$ZCKUP" inspect raw-dict.zck --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["dict_bytes"])')
+assert "raw: the dictionary is an entry with its compressed bytes ($(cat raw-dict.txt) = $dict_zck)" \
+	"[ \"\$(cat raw-dict.txt)\" = '$dict_zck' ] && [ '$dict_zck' -gt 0 ]"
+
 # The same through the temporary .zck explain makes itself: the same figure.
 "$ZCKUP" explain raw-old.img raw-new.img --level 3 --json -q >raw-self.json
 assert "raw: explain without --zck makes the same .zck (same total)" \
 	"[ \"\$(json_field raw-self.json fetch_bytes)\" = \"\$(json_field raw-fine.json fetch_bytes)\" ]"
 check "explain: the table prints" "$ZCKUP" explain raw-old.img raw-new.img --zck raw-fine.zck -q
 assert "explain: the table ends with the total line" "grep -q '^total: ' '$TEST_TMP/out'"
+"$ZCKUP" explain raw-old.img raw-new.img --zck raw-fine.zck -q --top 3 >top3.txt
+assert "explain: --top 3 prints 3 rows of files" \
+	"[ \"\$(sed -n '/top 3 files/,/^\$/p' top3.txt | grep -c '\[offsets')\" = 3 ]"
 
 # ext4 pairs: a tree, then the same tree with one file changed on purpose (a
 # larger random file in place of a small one), one new file, one removed.
@@ -168,10 +192,18 @@ for f in json.load(open(sys.argv[1]))["files"]:
     if f["path"].startswith("["):
         print(f["path"])
 PY
-	for g in "[ext4 inode tables]" "[ext4 journal]" "[free space]" "[ext4 bitmaps]"; do
+	for g in "[ext4 inode tables]" "[ext4 journal]" "[free space]" "[ext4 bitmaps]" \
+		"[ext4 superblocks and group descriptors]"; do
 		assert "ext4: metadata and free space are named: $g" "grep -qxF '$g' groups.txt"
 	done
 
+	python3 - ext4-fine.json >dirent.txt <<'PY'
+import json, sys
+by = {f["path"]: f for f in json.load(open(sys.argv[1]))["files"]}
+print(by.get("/src/lib/", {}).get("class", "missing"))
+PY
+	assert "ext4: a directory's own blocks are metadata, as /src/lib/ ($(cat dirent.txt))" \
+		"[ \"\$(cat dirent.txt)\" = metadata ]"
 	# A corrupt file system: a warning, offsets only, the same total as plan.
 	cp ext4-new.img ext4-bad.img
 	itable=$(dumpe2fs ext4-new.img 2>/dev/null | sed -n 's/.*Inode table at \([0-9]*\)-.*/\1/p' | head -1)
@@ -258,9 +290,10 @@ top = ex["files"][0]
 untouched = [f for p, f in by.items() if p.startswith("/src/") and p != "/src/lib/plan.c"]
 print(ex["fs"], top["path"], top["class"], top["fetch_bytes"], by["/added.bin"]["class"],
       sum(f["class"] == "changed" for f in untouched), len(untouched),
-      int(any(p.startswith("[squashfs") for p in by)))
+      int(any(p.startswith("[squashfs") for p in by)),
+      sum(f["class"] == "moved" for f in untouched))
 PY
-	read -r fs tpath tclass got aclass nchanged nuntouched meta <sq-check.txt
+	read -r fs tpath tclass got aclass nchanged nuntouched meta nmoved <sq-check.txt
 	assert "squashfs: read as squashfs ($fs)" "[ '$fs' = squashfs ]"
 	assert "squashfs: the changed file is on top ($tpath, $tclass)" \
 		"[ '$tpath' = /src/lib/plan.c ] && [ '$tclass' = changed ]"
@@ -270,6 +303,7 @@ PY
 	assert "squashfs: untouched files are never changed ($nchanged of $nuntouched)" \
 		"[ '$nchanged' = 0 ] && [ '$nuntouched' -gt 50 ]"
 	assert "squashfs: its tables are named" "[ '$meta' = 1 ]"
+	assert "squashfs: untouched files that cost bytes are moved ($nmoved)" "[ '$nmoved' -gt 0 ]"
 	# A directory table of garbage: a warning, offsets only.
 	cp sq-new.img sq-bad.img
 	python3 - sq-bad.img <<'PY'
@@ -324,8 +358,8 @@ else
 	assert "html: fetched cells are drawn red" "grep -q 'fill=\"#c0392b\"' dom.html"
 	assert "html: hovering a cell names the changed file" "grep -q '<title>[^<]*/src/lib/plan.c' dom.html"
 	nbars=$(sed -n 's/.*data-bars="\([0-9]*\)".*/\1/p' dom.html | head -1)
-	assert "html: the bars are drawn (${nbars:-0})" \
-		"[ \"\${nbars:-0}\" -gt 2 ] && [ \"\$(grep -o 'class=\"bar\"' dom.html | wc -l)\" = '$nbars' ]"
+	assert "html: the bars are drawn, 25 files and 25 directories at most (${nbars:-0})" \
+		"[ \"\${nbars:-0}\" -gt 2 ] && [ \"\${nbars:-0}\" -le 50 ] && [ \"\$(grep -o 'class=\"bar\"' dom.html | wc -l)\" = '$nbars' ]"
 	assert "html: the top file has the first bar" \
 		"grep -o 'class=\"label\"[^>]*>[^<]*' dom.html | head -1 | grep -q '/src/lib/plan.c'"
 	assert "html: the totals are on the page" \
@@ -341,6 +375,19 @@ else
 	fi
 fi
 
+# bash completion offers the command and its options.
+if [ -f "$ZCKUP_SRC/completion/zckup.bash" ]; then
+	complete_words() {
+		# shellcheck disable=SC1091
+		(. "$ZCKUP_SRC/completion/zckup.bash"
+		 COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_WORDS[0]=$ZCKUP
+		 _zckup 2>/dev/null; printf '%s\n' "${COMPREPLY[@]}")
+	}
+	assert "completion: 'zckup ex' completes to explain" "complete_words zckup ex | grep -qx explain"
+	assert "completion: 'zckup explain --ht' completes to --html" \
+		"complete_words zckup explain --ht | grep -qx -- --html"
+fi
+
 # Usage errors and a mismatched image.
 expect_exit 2 "explain: one image only is a usage error" "$ZCKUP" explain raw-old.img
 expect_exit 2 "explain: --level with --zck is a usage error" \
@@ -348,6 +395,10 @@ expect_exit 2 "explain: --level with --zck is a usage error" \
 expect_exit 2 "explain: NEW not the image of the .zck" \
 	"$ZCKUP" explain raw-new.img raw-old.img --zck raw-fine.zck -q
 expect_err_contains "not the image the .zck was made from" "explain: says the .zck is another image's"
+head -c 5000000 raw-new.img >raw-short.img
+expect_exit 2 "explain: NEW of another size than the .zck's image" \
+	"$ZCKUP" explain raw-old.img raw-short.img --zck raw-fine.zck -q
+expect_err_contains "the header describes" "explain: says the sizes differ"
 expect_exit 6 "explain: a missing OLD" "$ZCKUP" explain missing.img raw-new.img --zck raw-fine.zck -q
 
 finish
