@@ -679,7 +679,9 @@ struct zckup_explain_totals {
 	int fine;                    /* the plan fetched pieces (fine profile) */
 	const char *fs_type;         /* new image: "ext4", "squashfs", "tar" or "none" (static) */
 	const char *old_fs_type;     /* old image, the same way */
-	size_t n_files, n_dirs, n_cells, n_dpkg;
+	size_t n_files, n_dirs, n_cells;
+	int has_dpkg;                /* both images carry a dpkg database (/var/lib/dpkg/status) */
+	size_t n_dpkg;               /* files listed by zckup_explain_get_dpkg() */
 };
 ZCKUP_API void zckup_explain_get_totals(const zckup_explain *e, struct zckup_explain_totals *out);
 
@@ -714,6 +716,19 @@ struct zckup_explain_cell {
 };
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_get_cell(const zckup_explain *e, size_t i,
 						       struct zckup_explain_cell *out);
+
+/*
+ * A file of the new image that changed (other size or content than in the
+ * old image) although the Debian package owning it (info/PKG.list) has the
+ * same version in both dpkg status files: the usual sign of a build that is
+ * not reproducible. Strings borrowed, valid until zckup_explain_free().
+ */
+struct zckup_explain_dpkg {
+	const char *path, *package, *version;
+	uint64_t fetch_bytes;
+};
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_get_dpkg(const zckup_explain *e, size_t i,
+						       struct zckup_explain_dpkg *out);
 
 ZCKUP_API const char *zckup_version(void);
 

@@ -112,6 +112,17 @@ static void print_table(const zckup_explain *e, const char *old, const char *new
 	print_rows(e, false, top);
 	printf("\ntop %zu directories\n", top);
 	print_rows(e, true, top);
+	if (t.n_dpkg) {
+		printf("\nchanged although their package's version did not (not reproducible?)\n");
+		printf("%14s  %-24s %-20s %s\n", "fetched bytes", "package", "version", "file");
+	}
+	for (size_t i = 0; i < t.n_dpkg && i < top; i++) {
+		struct zckup_explain_dpkg d;
+
+		if (zckup_explain_get_dpkg(e, i, &d) < 0)
+			break;
+		printf("%14" PRIu64 "  %-24s %-20s %s\n", d.fetch_bytes, d.package, d.version, d.path);
+	}
 	printf("\ntotal: %" PRIu64 " bytes fetched (%s; plan: %" PRIu64 "), %s reused of %s%s\n",
 	       t.fetch_bytes, cli_human(t.fetch_bytes, a, sizeof(a)), t.plan_fetch_bytes,
 	       cli_human(t.reused_bytes, b, sizeof(b)), cli_human(t.image_bytes, c, sizeof(c)),
@@ -163,6 +174,20 @@ static void print_json(const zckup_explain *e, const char *old, const char *new)
 		if (i)
 			putchar(',');
 		json_entry(stdout, &en, true);
+	}
+	printf("],\"dpkg\":%s,\"dpkg_unreproducible\":[", t.has_dpkg ? "true" : "false");
+	for (size_t i = 0; i < t.n_dpkg; i++) {
+		struct zckup_explain_dpkg d;
+
+		if (zckup_explain_get_dpkg(e, i, &d) < 0)
+			break;
+		fputs(i ? ",{\"path\":" : "{\"path\":", stdout);
+		cli_json_str(stdout, d.path);
+		fputs(",\"package\":", stdout);
+		cli_json_str(stdout, d.package);
+		fputs(",\"version\":", stdout);
+		cli_json_str(stdout, d.version);
+		printf(",\"fetch_bytes\":%" PRIu64 "}", d.fetch_bytes);
 	}
 	fputs("],\"map\":[", stdout);
 	for (size_t i = 0; i < t.n_cells; i++) {

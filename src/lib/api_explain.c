@@ -15,6 +15,7 @@
 #include "api_private.h"
 #include "explain/explain.h"
 #include "explain/explain_compare.h"
+#include "explain/explain_dpkg.h"
 #include "explain/xfs.h"
 #include "fine_apply.h"
 #include "hash.h"
@@ -24,6 +25,7 @@
 struct zckup_explain {
 	struct zu_explain_result res;
 	struct zu_xfs new_xfs;  /* entry paths point into it */
+	struct zu_xdpkg_list dpkg;
 	uint64_t plan_fetch;
 	bool fine;
 	const char *fs_type, *old_fs_type;
@@ -196,6 +198,13 @@ static int explain_run(zckup_ctx *ctx, const struct zckup_explain_opts *o, zckup
 	cp.old_xfs = &old_xfs;
 	if (r == 0)
 		r = zu_explain_classify(&cp, &e->res, &ctx->err);
+	if (r == 0) {
+		struct zu_explain_dpkg_params dp = { .new_xfs = &e->new_xfs, .old_xfs = &old_xfs,
+						     .new_fd = cp.new_fd, .old_fd = cp.old_fd,
+						     .res = &e->res };
+
+		r = zu_explain_dpkg(&dp, &e->dpkg, &ctx->err);
+	}
 	if (r == 0)
 		r = zu_explain_rollup(&e->res, &ctx->err);
 out:
@@ -237,6 +246,7 @@ ZCKUP_API void zckup_explain_free(zckup_explain *e)
 	if (!e)
 		return;
 	zu_explain_result_fini(&e->res);
+	zu_xdpkg_fini(&e->dpkg);
 	zu_xfs_fini(&e->new_xfs);
 	free(e);
 }
@@ -259,6 +269,22 @@ ZCKUP_API void zckup_explain_get_totals(const zckup_explain *e, struct zckup_exp
 	out->n_files = e->res.n_files;
 	out->n_dirs = e->res.n_dirs;
 	out->n_cells = e->res.n_cells;
+	out->has_dpkg = e->dpkg.found;
+	out->n_dpkg = e->dpkg.n;
+}
+
+ZCKUP_API int zckup_explain_get_dpkg(const zckup_explain *e, size_t i,
+				     struct zckup_explain_dpkg *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!e || !out || i >= e->dpkg.n)
+		return -EINVAL;
+	out->path = e->dpkg.v[i].path;
+	out->package = e->dpkg.v[i].package;
+	out->version = e->dpkg.v[i].version;
+	out->fetch_bytes = e->dpkg.v[i].fetch_bytes;
+	return 0;
 }
 
 static void entry_out(const struct zu_xentry *x, struct zckup_explain_entry *out)

@@ -240,6 +240,7 @@ fi
 long=tree2/a-directory-with-a-rather-long-name/and-another-one-that-is-long-too/so-that-the-path-exceeds-100
 mkdir -p "$long"
 $GEN random 7 50000 "$long/file.bin"
+sq_opts=(-noappend -quiet -all-root -mkfs-time 1700000000 -all-time 1700000000)
 tar_opts=(--sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner)
 for fmt in gnu pax; do
 	tar -C tree -cf "tar-$fmt-old.tar" --format=$fmt "${tar_opts[@]}" .
@@ -277,7 +278,6 @@ expect_err_contains "tar: .*cut short.*explained by offset ranges" "tar: a cut a
 if ! has_reader squashfs; then
 	skip "squashfs pairs" "zckup built without libsquashfs (apt-get install libsquashfs-dev)"
 elif command -v mksquashfs >/dev/null; then
-	sq_opts=(-noappend -quiet -all-root -mkfs-time 1700000000 -all-time 1700000000)
 	mksquashfs tree sq-old.img "${sq_opts[@]}" >/dev/null
 	mksquashfs tree2 sq-new.img "${sq_opts[@]}" >/dev/null
 	MAKE_OPTS="--level 3" pair_case sq sq-old.img sq-new.img
@@ -322,6 +322,77 @@ PY
 else
 	skip "squashfs pairs" "mksquashfs missing (apt-get install squashfs-tools)"
 fi
+
+# dpkg: both images carry a package database. foo keeps version 1.0 but its
+# binary changed (not reproducible); bar went from 1.0 to 2.0 (expected);
+# baz kept its version and its bytes.
+mk_dpkg_tree() { # DIR BAR_VERSION FOO_SEED BAR_SEED
+	mkdir -p "$1/var/lib/dpkg/info" "$1/usr/bin" "$1/usr/share/baz"
+	cat >"$1/var/lib/dpkg/status" <<EOT
+Package: foo
+Status: install ok installed
+Architecture: amd64
+Version: 1.0
+
+Package: bar
+Status: install ok installed
+Architecture: all
+Version: $2
+
+Package: baz
+Status: install ok installed
+Architecture: amd64
+Version: 3.1-2
+EOT
+	printf '/.\n/usr\n/usr/bin\n/usr/bin/foo\n' >"$1/var/lib/dpkg/info/foo:amd64.list"
+	printf '/.\n/usr/bin/bar\n' >"$1/var/lib/dpkg/info/bar.list"
+	printf '/usr/share/baz/data\n' >"$1/var/lib/dpkg/info/baz:amd64.list"
+	$GEN random "$3" 300000 "$1/usr/bin/foo"
+	$GEN random "$4" 200000 "$1/usr/bin/bar"
+	$GEN image 9 250000 "$1/usr/share/baz/data"
+}
+mk_dpkg_tree dpkg-old 1.0 10 11
+mk_dpkg_tree dpkg-new 2.0 12 13
+# dpkg_case NAME OLD NEW: foo (and only foo) is listed, with its fetched bytes.
+dpkg_case() {
+	MAKE_OPTS="--level 3" pair_case "$1" "$2" "$3"
+	python3 - "$1.json" >"$1-dpkg.txt" <<'PY'
+import json, sys
+ex = json.load(open(sys.argv[1]))
+by = {f["path"]: f for f in ex["files"]}
+rows = ex["dpkg_unreproducible"]
+print(ex["dpkg"], len(rows), rows[0]["path"] if rows else "none",
+      rows[0]["package"] if rows else "none", rows[0]["version"] if rows else "none",
+      rows[0]["fetch_bytes"] if rows else -1, by["/usr/bin/foo"]["fetch_bytes"],
+      by["/usr/bin/bar"]["class"])
+PY
+	read -r found n path pkg ver got want barclass <"$1-dpkg.txt"
+	assert "$1: both images have a dpkg database ($found)" "[ '$found' = True ]"
+	assert "$1: the one file changed at the same version is listed ($n: $path of $pkg $ver)" \
+		"[ '$n' = 1 ] && [ '$path' = /usr/bin/foo ] && [ '$pkg' = foo:amd64 ] && [ '$ver' = 1.0 ]"
+	assert "$1: with the bytes fetched for it ($got = $want)" "[ '$got' = '$want' ] && [ '$got' -gt 290000 ]"
+	assert "$1: the upgraded package's file is changed but not listed ($barclass)" "[ '$barclass' = changed ]"
+	"$ZCKUP" explain "$2" "$3" --zck "$1.zck" -q >"$1-table.txt"
+	assert "$1: the table lists it" "grep -q 'foo:amd64  *1.0  *.*/usr/bin/foo' '$1-table.txt'"
+}
+tar -C dpkg-old -cf dpkg-old.tar "${tar_opts[@]}" .
+tar -C dpkg-new -cf dpkg-new.tar "${tar_opts[@]}" .
+dpkg_case dpkg-tar dpkg-old.tar dpkg-new.tar
+if has_reader ext4 && command -v mkfs.ext4 >/dev/null; then
+	mkfs.ext4 -q -F -E root_owner=0:0 -d dpkg-old dpkg-old.ext4 8M >/dev/null
+	mkfs.ext4 -q -F -E root_owner=0:0 -d dpkg-new dpkg-new.ext4 8M >/dev/null
+	dpkg_case dpkg-ext4 dpkg-old.ext4 dpkg-new.ext4
+else
+	skip "dpkg: ext4 pair" "no ext4 reader or mkfs.ext4"
+fi
+if has_reader squashfs && command -v mksquashfs >/dev/null; then
+	mksquashfs dpkg-old dpkg-old.sqfs "${sq_opts[@]}" >/dev/null
+	mksquashfs dpkg-new dpkg-new.sqfs "${sq_opts[@]}" >/dev/null
+	dpkg_case dpkg-sqfs dpkg-old.sqfs dpkg-new.sqfs
+else
+	skip "dpkg: squashfs pair" "no squashfs reader or mksquashfs"
+fi
+assert "dpkg: images without a database say so" "[ \"\$(json_field tar-gnu.json dpkg)\" = False ]"
 
 # The page: rendered by Debian's chromium, headless. It must load without
 # errors, draw one map cell per cell of the JSON and the bars; the

@@ -26,8 +26,10 @@ void zu_xfs_fini(struct zu_xfs *x)
 {
 	if (!x)
 		return;
-	for (size_t i = 0; i < x->n_files; i++)
+	for (size_t i = 0; i < x->n_files; i++) {
 		free(x->files[i].path);
+		free(x->files[i].content);
+	}
 	free(x->files);
 	free(x->ext);
 	*x = (struct zu_xfs)ZU_XFS_INIT;
@@ -89,6 +91,17 @@ int zu_xfs_add_extent(struct zu_xfs *x, size_t file, uint64_t off, uint64_t len,
 	f->n_ext++;
 	x->ext[x->n_ext++] = (struct zu_xfs_extent){ .off = off, .len = len, .file = file };
 	return 0;
+}
+
+bool zu_xfs_wants_content(const char *path)
+{
+	static const char info[] = "/var/lib/dpkg/info/";
+	size_t n = strlen(path);
+
+	if (!strcmp(path, "/var/lib/dpkg/status"))
+		return true;
+	return !strncmp(path, info, sizeof(info) - 1) && n > sizeof(info) - 1 + 5 &&
+	       !strcmp(path + n - 5, ".list") && !strchr(path + sizeof(info) - 1, '/');
 }
 
 int zu_xfs_read(int fd, uint64_t size, struct zu_xfs *out, struct zu_err *err)

@@ -36,6 +36,9 @@ struct zu_xfs_file {
 	/* a reader that can tell content better than the extents' bytes (squashfs tails) */
 	bool has_digest;
 	uint8_t digest[32];  /* SHA-256 of what stands for its content */
+	/* small files explain reads (the dpkg database), when extents do not hold them as is */
+	uint8_t *content;    /* owned, or NULL */
+	size_t content_len;
 };
 
 struct zu_xfs_extent {
@@ -50,7 +53,12 @@ struct zu_xfs {
 	struct zu_xfs_extent *ext;
 	size_t n_ext, cap_ext;
 	uint64_t image_len;  /* what the reader was given; extents are clipped to it */
+	bool raw_extents;    /* extents hold file content as is (not squashfs's compressed) */
 };
+
+/* Files whose content a reader that has no raw extents keeps (content, content_len). */
+bool zu_xfs_wants_content(const char *path);
+#define ZU_XFS_CONTENT_MAX (64u << 20)
 
 #define ZU_XFS_INIT { 0 }
 

@@ -341,6 +341,7 @@ int zu_xfs_ext4_read(int fd, uint64_t size, struct zu_xfs *out, struct zu_err *e
 		r = zu_err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
+	out->raw_extents = true;
 	r = e4_read_all(&st);
 out:
 	for (size_t i = 0; i < st.n_nodes; i++)

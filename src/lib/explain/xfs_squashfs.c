@@ -139,6 +139,30 @@ static int sq_digest(struct sq_state *st, const sqfs_inode_generic_t *in, size_t
 	return r;
 }
 
+/* Keeps a small file's content (the dpkg database): its extents are compressed. */
+static int sq_keep(struct sq_state *st, const sqfs_inode_generic_t *in, size_t idx,
+		   uint64_t size)
+{
+	struct zu_xfs_file *f = &st->x->files[idx];
+	uint64_t at = 0;
+
+	if (size > ZU_XFS_CONTENT_MAX)
+		return 0;
+	f->content = malloc(size ? (size_t)size : 1);
+	if (!f->content)
+		return zu_err_set(st->err, -ENOMEM, "out of memory");
+	while (at < size) {
+		sqfs_u32 want = size - at < (1u << 20) ? (sqfs_u32)(size - at) : (1u << 20);
+		sqfs_s32 n = sqfs_data_reader_read(st->data, in, at, f->content + at, want);
+
+		if (n <= 0)
+			return sq_fail(st, n < 0 ? n : SQFS_ERROR_CORRUPTED, f->path);
+		at += (uint64_t)n;
+	}
+	f->content_len = (size_t)size;
+	return 0;
+}
+
 /* One regular file: its blocks, then its share of a fragment block. */
 static int sq_file(struct sq_state *st, const sqfs_inode_generic_t *in, const char *path)
 {
@@ -181,6 +205,8 @@ static int sq_file(struct sq_state *st, const sqfs_inode_generic_t *in, const ch
 	}
 	if (r == 0)
 		st->x->files[idx].data_len = blocks;
+	if (r == 0 && zu_xfs_wants_content(path))
+		r = sq_keep(st, in, idx, size);
 	return r;
 }
 

@@ -191,6 +191,7 @@ int zu_xfs_tar_read(int fd, uint64_t size, struct zu_xfs *x, struct zu_err *err)
 		return r;
 	if (memcmp(b + 257, "ustar", 5) != 0 || !tar_sum_ok(b))
 		return -ENOTSUP;
+	x->raw_extents = true;
 	r = zu_xfs_add_file(x, "[tar headers]", 0, ZU_XFS_META, &st.meta, err);
 	while (r == 0 && off + TAR_BLOCK <= size) {
 		uint64_t msize, data_end;
