@@ -17,6 +17,8 @@
 
 static const char explain_usage[] =
 	"Usage: zckup explain [OPTION...] OLD NEW\n"
+	"       zckup explain [OPTION...] OLD NEW.zck\n"
+	"       zckup explain [OPTION...] --zck NEW.zck OLD NEW.zckh\n"
 	"Tell what a device holding the image OLD fetches to update to the image NEW, and\n"
 	"which files of NEW those bytes are: per file and per directory, bytes reused and\n"
 	"bytes fetched (compressed, as apply fetches them, fine pieces included), and why\n"
@@ -24,7 +26,9 @@ static const char explain_usage[] =
 	"metadata, free space, other by offsets). ext2/3/4 (libext2fs), squashfs\n"
 	"(libsquashfs) and tar images are read file by file, any other image by offsets.\n"
 	"The totals are plan's to the byte. Without --zck, NEW is first made into a\n"
-	"temporary .zck with the make options below.\n"
+	"temporary .zck with the make options below. NEW may be the .zck itself (or its\n"
+	"detached header, with --zck): its image is then first rebuilt from it and OLD\n"
+	"into a temporary file.\n"
 	"\n"
 	"  -z, --zck FILE           the .zck that was made from NEW (nothing is made)\n"
 	"  -l, --level N            make: zstd level 1..22 (default 19)\n"
@@ -41,18 +45,23 @@ static const char explain_usage[] =
 	"  -q, --quiet              no progress\n"
 	"  -h, --help               this help\n";
 
-/* A .zck made from NEW in a directory of its own, removed at the end. */
+/*
+ * What explain makes for itself in a directory of its own, removed at the
+ * end: a .zck made from NEW, or NEW's image rebuilt from a .zck given as NEW.
+ */
 struct tmp_zck {
 	char dir[4096];
-	char path[4200];
+	char path[4200];  /* the .zck */
+	char image[4200]; /* the rebuilt image */
 	bool made;
 };
 
-static int make_tmp_zck(zckup_ctx *ctx, struct zckup_make_opts *mo, struct tmp_zck *t)
+static int tmp_dir(struct tmp_zck *t)
 {
 	const char *tmp = getenv("TMPDIR");
-	int r;
 
+	if (t->made)
+		return EXIT_OK;
 	snprintf(t->dir, sizeof(t->dir), "%s/zckup-explain.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(t->dir)) {
 		perror("zckup explain: cannot make a temporary directory");
@@ -60,9 +69,34 @@ static int make_tmp_zck(zckup_ctx *ctx, struct zckup_make_opts *mo, struct tmp_z
 	}
 	t->made = true;
 	snprintf(t->path, sizeof(t->path), "%s/new.zck", t->dir);
+	snprintf(t->image, sizeof(t->image), "%s/new.img", t->dir);
+	return EXIT_OK;
+}
+
+static int make_tmp_zck(zckup_ctx *ctx, struct zckup_make_opts *mo, struct tmp_zck *t)
+{
+	int r = tmp_dir(t);
+
+	if (r != EXIT_OK)
+		return r;
 	mo->output = t->path;
 	r = zckup_make(ctx, mo, NULL);
 	return r < 0 ? cli_fail(ctx, r, "explain: make") : EXIT_OK;
+}
+
+/* NEW given as a .zck (or its header): its image, rebuilt with OLD as the source. */
+static int rebuild_new(zckup_ctx *ctx, const zckup_header *h, const char *zck, const char *old,
+		       struct tmp_zck *t)
+{
+	struct zckup_source src = { .path = old };
+	struct zckup_apply_opts ao = { .header = h, .url = zck, .sources = &src, .n_sources = 1 };
+	int r = tmp_dir(t);
+
+	if (r != EXIT_OK)
+		return r;
+	ao.output = t->image;
+	r = zckup_apply(ctx, &ao, NULL);
+	return r < 0 ? cli_fail(ctx, r, "explain: rebuilding NEW's image") : EXIT_OK;
 }
 
 static void tmp_zck_remove(struct tmp_zck *t)
@@ -70,7 +104,22 @@ static void tmp_zck_remove(struct tmp_zck *t)
 	if (!t->made)
 		return;
 	unlink(t->path);
+	unlink(t->image);
 	rmdir(t->dir);
+}
+
+/* 1 for a .zck, 2 for a detached header, 0 for anything else (an image). */
+static int zchunk_kind(const char *path)
+{
+	unsigned char m[5] = { 0 };
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(m, 1, sizeof(m), f) : 0;
+
+	if (f)
+		fclose(f);
+	if (n == 5 && !memcmp(m, "\0ZCK1", 5))
+		return 1;
+	return n == 5 && !memcmp(m, "\0ZHR1", 5) ? 2 : 0;
 }
 
 static void print_rows(const zckup_explain *e, bool dirs, size_t top)
@@ -226,11 +275,11 @@ int cmd_explain(int argc, char **argv)
 	struct zckup_explain_opts eo = { 0 };
 	struct cli_common com = { 0 };
 	struct tmp_zck tz = { .made = false };
-	const char *zck = NULL, *html = NULL;
+	const char *zck = NULL, *html = NULL, *new_name = NULL;
 	zckup_header *h = NULL;
 	zckup_explain *e = NULL;
 	size_t top = 10;
-	int c, r, threads = 0;
+	int c, r, threads = 0, new_kind;
 	zckup_ctx *ctx;
 	long v;
 
@@ -290,6 +339,16 @@ int cmd_explain(int argc, char **argv)
 		return cli_usage_error("--level, --profile and --dict make a .zck: not with --zck");
 	eo.old_image = argv[optind];
 	eo.new_image = argv[optind + 1];
+	new_kind = zchunk_kind(eo.new_image);
+	if (new_kind && (mo.level || mo.profile >= 0 || mo.dict))
+		return cli_usage_error("NEW is a zchunk file: --level, --profile and --dict make one");
+	if (new_kind == 1 && zck)
+		return cli_usage_error("NEW is a .zck: no --zck");
+	if (new_kind == 2 && !zck)
+		return cli_usage_error("NEW is a detached header: --zck names its .zck");
+	if (new_kind == 1)
+		zck = eo.new_image;
+	new_name = eo.new_image;
 	mo.image = eo.new_image;
 	mo.threads = threads;
 	if (mo.profile < 0)
@@ -307,8 +366,12 @@ int cmd_explain(int argc, char **argv)
 		zck = tz.path;
 	}
 	if (r == EXIT_OK) {
-		r = zckup_header_open(ctx, zck, NULL, &h);
+		r = zckup_header_open(ctx, new_kind == 2 ? new_name : zck, NULL, &h);
 		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
+	}
+	if (r == EXIT_OK && new_kind) {
+		r = rebuild_new(ctx, h, zck, eo.old_image, &tz);
+		eo.new_image = tz.image;
 	}
 	if (r == EXIT_OK) {
 		eo.header = h;
@@ -318,11 +381,11 @@ int cmd_explain(int argc, char **argv)
 		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
 	}
 	if (r == EXIT_OK && html)
-		r = cli_explain_html(e, eo.old_image, eo.new_image, html);
+		r = cli_explain_html(e, eo.old_image, new_name, html);
 	if (r == EXIT_OK && com.json)
-		print_json(e, eo.old_image, eo.new_image);
+		print_json(e, eo.old_image, new_name);
 	else if (r == EXIT_OK)
-		print_table(e, eo.old_image, eo.new_image, top);
+		print_table(e, eo.old_image, new_name, top);
 	zckup_explain_free(e);
 	zckup_header_free(h);
 	tmp_zck_remove(&tz);

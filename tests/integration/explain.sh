@@ -118,6 +118,22 @@ elif command -v mkfs.ext4 >/dev/null && command -v debugfs >/dev/null; then
 	MAKE_OPTS="--level 3" pair_case ext4-fine ext4-old.img ext4-new.img
 	MAKE_OPTS="--level 3 --profile compat" pair_case ext4-compat ext4-old.img ext4-new.img
 	assert "ext4: read as ext4" "[ \"\$(json_field ext4-fine.json fs)\" = ext4 ]"
+	# NEW given as the .zck, or as its detached header with --zck: the image is
+	# rebuilt first (in TMPDIR, removed after), the same figures come out.
+	mkdir tmpd
+	TMPDIR=$TEST_TMP/tmpd "$ZCKUP" explain ext4-old.img ext4-fine.zck --json -q >ext4-z.json
+	"$ZCKUP" extract-header ext4-fine.zck -o ext4-fine.zckh
+	TMPDIR=$TEST_TMP/tmpd "$ZCKUP" explain ext4-old.img ext4-fine.zckh --zck ext4-fine.zck \
+		--json -q >ext4-zh.json
+	assert "ext4: explain OLD NEW.zck gives the same total" \
+		"[ \"\$(json_field ext4-z.json fetch_bytes)\" = \"\$(json_field ext4-fine.json fetch_bytes)\" ]"
+	assert "ext4: explain OLD NEW.zckh --zck NEW.zck gives the same total" \
+		"[ \"\$(json_field ext4-zh.json fetch_bytes)\" = \"\$(json_field ext4-fine.json fetch_bytes)\" ]"
+	assert "ext4: ... and reads the files of the rebuilt image" \
+		"[ \"\$(json_field ext4-z.json fs)\" = ext4 ] && grep -q '\"path\":\"/src/lib/plan.c\"' ext4-z.json"
+	assert "ext4: the rebuilt image and made .zck are removed" "[ -z \"\$(ls -A tmpd)\" ]"
+	expect_exit 2 "explain: a detached header as NEW needs --zck" \
+		"$ZCKUP" explain ext4-old.img ext4-fine.zckh -q
 	# What explain says of the changed file, against debugfs's blocks of it
 	# and the chunks plan fetches (inspect/plan --chunks): at least the chunks
 	# that lie wholly in its blocks, at most those that touch them (gaps of
