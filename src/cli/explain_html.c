@@ -61,6 +61,8 @@ static const char html_head[] =
 	"<svg id=\"map\" xmlns=\"http://www.w3.org/2000/svg\"></svg>\n"
 	"<h2>Top files by bytes fetched</h2><div id=\"files\" class=\"bars\"></div>\n"
 	"<h2>Top directories by bytes fetched</h2><div id=\"dirs\" class=\"bars\"></div>\n"
+	"<div id=\"dpkgbox\" style=\"display:none\"><h2>Changed although their package's version"
+	" did not (not reproducible?)</h2><div id=\"dpkg\" class=\"bars\"></div></div>\n"
 	"<div id=\"tip\"></div>\n"
 	"<script id=\"data\" type=\"application/json\">";
 
@@ -112,6 +114,9 @@ static const char html_tail[] =
 	"  row.appendChild(l);row.appendChild(tr);row.appendChild(v);box.appendChild(row);n++;});\n"
 	" return n;}\n"
 	"var nb=bars('files',d.files)+bars('dirs',d.dirs);\n"
+	"if(d.dpkg.length){document.getElementById('dpkgbox').style.display='block';"
+	"bars('dpkg',d.dpkg.map(function(x){return {path:x.path+' ('+x.package+' '+x.version+')',"
+	"fetch_bytes:x.fetch_bytes};}));}\n"
 	"document.body.setAttribute('data-cells',String(d.map.length));\n"
 	"document.body.setAttribute('data-bars',String(nb));\n"
 	"document.body.setAttribute('data-ready','1');\n"
@@ -158,6 +163,20 @@ static void html_data(FILE *f, const zckup_explain *e, const char *old, const ch
 			break;
 		fputs(i ? "," : "", f);
 		html_entry(f, &en, true);
+	}
+	fputs("],\"dpkg\":[", f);
+	for (size_t i = 0; i < t.n_dpkg && i < HTML_TOP; i++) {
+		struct zckup_explain_dpkg dp;
+
+		if (zckup_explain_get_dpkg(e, i, &dp) < 0)
+			break;
+		fputs(i ? ",{\"path\":" : "{\"path\":", f);
+		html_json_str(f, dp.path);
+		fputs(",\"package\":", f);
+		html_json_str(f, dp.package);
+		fputs(",\"version\":", f);
+		html_json_str(f, dp.version);
+		fprintf(f, ",\"fetch_bytes\":%" PRIu64 "}", dp.fetch_bytes);
 	}
 	fputs("],\"map\":[", f);
 	for (size_t i = 0; i < t.n_cells; i++) {

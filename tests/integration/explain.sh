@@ -388,8 +388,9 @@ PY
 		"[ '$n' = 1 ] && [ '$path' = /usr/bin/foo ] && [ '$pkg' = foo:amd64 ] && [ '$ver' = 1.0 ]"
 	assert "$1: with the bytes fetched for it ($got = $want)" "[ '$got' = '$want' ] && [ '$got' -gt 290000 ]"
 	assert "$1: the upgraded package's file is changed but not listed ($barclass)" "[ '$barclass' = changed ]"
-	"$ZCKUP" explain "$2" "$3" --zck "$1.zck" -q >"$1-table.txt"
+	"$ZCKUP" explain "$2" "$3" --zck "$1.zck" -q --html "$1.html" >"$1-table.txt"
 	assert "$1: the table lists it" "grep -q 'foo:amd64  *1.0  *.*/usr/bin/foo' '$1-table.txt'"
+	assert "$1: the page carries it" "grep -q '\"package\":\"foo:amd64\"' '$1.html'"
 }
 tar -C dpkg-old -cf dpkg-old.tar "${tar_opts[@]}" .
 tar -C dpkg-new -cf dpkg-new.tar "${tar_opts[@]}" .
@@ -496,6 +497,10 @@ else
 		"grep -o 'class=\"label\"[^>]*>[^<]*' dom.html | head -1 | grep -q '/src/lib/plan.c'"
 	assert "html: the totals are on the page" \
 		"grep -q \"fetched \$(json_field page.json fetch_bytes) bytes\" dom.html"
+	# the dpkg pair's page shows its not-reproducible file
+	chromium_run --dump-dom "file://$TEST_TMP/dpkg-tar.html" >dom-dpkg.html 2>>chromium.err
+	assert "html: the dpkg section is shown with the file" \
+		"grep -q 'id=\"dpkgbox\" style=\"display: block;\"' dom-dpkg.html && grep -q '/usr/bin/foo (foo:amd64 1.0)' dom-dpkg.html"
 	chromium_run --window-size=1200,1500 --screenshot="$TEST_TMP/explain.png" \
 		"file://$TEST_TMP/page.html" >/dev/null 2>>chromium.err
 	assert "html: chromium takes a screenshot of it" \
