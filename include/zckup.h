@@ -658,7 +658,9 @@ enum zckup_explain_class {
 /*
  * The file systems explain reads file by file in this build, space-separated:
  * "ext4 squashfs tar" with libext2fs and libsquashfs found at build time,
- * fewer without them (those images are then explained by offset ranges).
+ * fewer without them (those images are then explained by offset ranges);
+ * "" in a library built without explain (-Dexplain=disabled), whose
+ * zckup_explain_new() fails with -ENOTSUP.
  */
 ZCKUP_API const char *zckup_explain_readers(void);
 /* "unchanged", "new", "changed", "moved", "metadata", "free", "other". */

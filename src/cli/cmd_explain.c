@@ -333,6 +333,8 @@ int cmd_explain(int argc, char **argv)
 		if (r != EXIT_OK)
 			return r;
 	}
+	if (!*zckup_explain_readers())
+		return cli_usage_error("explain is not built in this zckup (-Dexplain=disabled)");
 	if (optind + 2 != argc)
 		return cli_usage_error("explain wants OLD and NEW");
 	if (zck && (mo.level || mo.profile >= 0 || mo.dict))

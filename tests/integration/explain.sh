@@ -11,6 +11,13 @@ export E2FSPROGS_FAKE_TIME=1700000000
 readers=$("$ZCKUP" --version --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["explain_readers"])')
 has_reader() { case " $readers " in *" $1 "*) return 0 ;; esac; return 1; }
 echo "# explain readers: $readers"
+if [ -z "$readers" ]; then
+	skip "explain" "zckup built with -Dexplain=disabled"
+	expect_exit 2 "explain: a build without explain says so" "$ZCKUP" explain a b
+	expect_err_contains "not built in" "explain: ... with the reason"
+	finish
+	exit
+fi
 
 # jq-free checks of explain's JSON: prints "total files_sum dirs_sum plan".
 sums() {
@@ -411,7 +418,8 @@ else
 fi
 assert "dpkg: images without a database say so" "[ \"\$(json_field tar-gnu.json dpkg)\" = False ]"
 
-# Damaged file systems, seeded and bounded: whatever the damage, explain
+# Damaged file systems, seeded and bounded (3 damages of each image, as NEW
+# and as OLD): whatever the damage, explain
 # exits 0 (a warning and offsets where a reader gives up) and its total is
 # still plan's.
 damage() { # IN OUT SEED: 24 runs of 64 bytes overwritten, where the metadata is
@@ -432,7 +440,7 @@ crashes=0 runs=0 mismatches=0
 for img in dpkg-new.tar dpkg-new.ext4 dpkg-new.sqfs; do
 	[ -f "$img" ] || continue
 	ext=${img##*.}
-	for seed in 1 2 3 4; do
+	for seed in 1 2 3; do
 		damage "$img" dmg.img "$seed"
 		"$ZCKUP" make dmg.img -o dmg.zck -q --level 1
 		# the damaged image as NEW, then as OLD
