@@ -142,6 +142,37 @@ static void explain_twice_claimed_bytes_count_once(void **state)
 	zu_xfs_fini(&x);
 }
 
+/* A 4 GiB image still makes at most 1024 map cells, each of whole 4 KiB blocks, covering it all. */
+static void explain_map_of_4_gib_stays_small(void **state)
+{
+	const uint64_t image = 4ull << 30;
+	struct zu_xsegs segs = { 0 };
+	struct zu_explain_result res;
+	struct zu_err err = ZU_ERR_INIT;
+	struct zu_xseg a = { .off = 0, .len = image / 2, .reused = true };
+	struct zu_xseg b = { .off = image / 2, .len = image / 2, .fetch = 123456789 };
+	uint64_t covered = 0, fetch = 0;
+
+	(void)state;
+	assert_int_equal(zu_xsegs_add(&segs, &a, &err), 0);
+	assert_int_equal(zu_xsegs_add(&segs, &b, &err), 0);
+	struct zu_explain_params p = { .segs = &segs, .image_len = image };
+
+	assert_int_equal(zu_explain_attribute(&p, &res, &err), 0);
+	assert_true(res.n_cells > 0 && res.n_cells <= 1024);
+	for (size_t i = 0; i < res.n_cells; i++) {
+		assert_int_equal(res.cells[i].off, covered);
+		assert_int_equal(res.cells[i].off % 4096, 0);
+		covered += res.cells[i].len;
+		fetch += res.cells[i].fetch_bytes;
+	}
+	assert_int_equal(covered, image);
+	assert_int_equal(fetch, 123456789);
+	assert_int_equal(res.n_files, 4096); /* 1 MiB offset windows: no file system */
+	zu_explain_result_fini(&res);
+	zu_xsegs_fini(&segs);
+}
+
 /* A segment beyond the image is a broken invariant, not a silent loss. */
 static void explain_refuses_segments_beyond_the_image(void **state)
 {
@@ -181,6 +212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(explain_shares_add_up_to_the_byte),
 		cmocka_unit_test(explain_twice_claimed_bytes_count_once),
+		cmocka_unit_test(explain_map_of_4_gib_stays_small),
 		cmocka_unit_test(explain_refuses_segments_beyond_the_image),
 		cmocka_unit_test(xfs_clips_extents_to_the_image),
 	};
