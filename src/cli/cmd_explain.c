@@ -256,7 +256,69 @@ static void print_json(const zckup_explain *e, const char *old, const char *new)
 
 enum { OPT_DICT = 256, OPT_NO_FINE, OPT_HTML, OPT_THREADS };
 
-int cmd_explain(int argc, char **argv)
+/* What the command line asks for. */
+struct explain_args {
+	struct zckup_make_opts mo;
+	struct zckup_explain_opts eo;
+	struct cli_common com;
+	const char *zck, *html, *new_name;
+	size_t top;
+	int threads;
+	int new_kind;  /* zchunk_kind() of NEW */
+};
+
+/* One option; EXIT_OK, or an exit status (-1 after --help: exit 0). */
+static int parse_one(int c, const char *arg, struct explain_args *a)
+{
+	long v;
+	int r;
+
+	switch (c) {
+	case 'z':
+		a->zck = arg;
+		return EXIT_OK;
+	case 'l':
+		if (!cli_parse_int(arg, 1, 22, &v))
+			return cli_usage_error("--level wants 1..22, not '%s'", arg);
+		a->mo.level = (int)v;
+		return EXIT_OK;
+	case 'p':
+		if (!strcmp(arg, "compat"))
+			a->mo.profile = ZCKUP_PROFILE_COMPAT;
+		else if (!strcmp(arg, "fine"))
+			a->mo.profile = ZCKUP_PROFILE_FINE;
+		else
+			return cli_usage_error("--profile wants compat or fine, not '%s'", arg);
+		return EXIT_OK;
+	case OPT_DICT:
+		if (!*arg)
+			return cli_usage_error("--dict wants auto, none or a FILE");
+		a->mo.dict = arg;
+		return EXIT_OK;
+	case OPT_NO_FINE:
+		a->eo.no_fine = 1;
+		return EXIT_OK;
+	case 'n':
+		if (!cli_parse_int(arg, 1, 1000000, &v))
+			return cli_usage_error("--top wants 1..1000000, not '%s'", arg);
+		a->top = (size_t)v;
+		return EXIT_OK;
+	case OPT_HTML:
+		a->html = arg;
+		return EXIT_OK;
+	case OPT_THREADS:
+		return cli_parse_threads(arg, &a->threads);
+	case 'h':
+		fputs(explain_usage, stdout);
+		return -1;
+	default:
+		r = cli_common_option(c, arg, &a->com);
+		return r == CLI_NOT_COMMON ? EXIT_USAGE : r;
+	}
+}
+
+/* The options and OLD NEW, checked together; EXIT_OK, or an exit status (-1: exit 0). */
+static int parse_args(int argc, char **argv, struct explain_args *a)
 {
 	static const struct option opts[] = {
 		{ "zck", required_argument, NULL, 'z' },
@@ -271,123 +333,83 @@ int cmd_explain(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct zckup_make_opts mo = { .profile = -1 };
-	struct zckup_explain_opts eo = { 0 };
-	struct cli_common com = { 0 };
-	struct tmp_zck tz = { .made = false };
-	const char *zck = NULL, *html = NULL, *new_name = NULL;
-	zckup_header *h = NULL;
-	zckup_explain *e = NULL;
-	size_t top = 10;
-	int c, r, threads = 0, new_kind;
-	zckup_ctx *ctx;
-	long v;
+	bool makes;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "z:l:p:n:qh", opts, NULL)) != -1) {
-		r = EXIT_OK;
-		switch (c) {
-		case 'z':
-			zck = optarg;
-			break;
-		case 'l':
-			if (!cli_parse_int(optarg, 1, 22, &v))
-				return cli_usage_error("--level wants 1..22, not '%s'", optarg);
-			mo.level = (int)v;
-			break;
-		case 'p':
-			if (!strcmp(optarg, "compat"))
-				mo.profile = ZCKUP_PROFILE_COMPAT;
-			else if (!strcmp(optarg, "fine"))
-				mo.profile = ZCKUP_PROFILE_FINE;
-			else
-				return cli_usage_error("--profile wants compat or fine, not '%s'",
-						       optarg);
-			break;
-		case OPT_DICT:
-			if (!*optarg)
-				return cli_usage_error("--dict wants auto, none or a FILE");
-			mo.dict = optarg;
-			break;
-		case OPT_NO_FINE:
-			eo.no_fine = 1;
-			break;
-		case 'n':
-			if (!cli_parse_int(optarg, 1, 1000000, &v))
-				return cli_usage_error("--top wants 1..1000000, not '%s'", optarg);
-			top = (size_t)v;
-			break;
-		case OPT_HTML:
-			html = optarg;
-			break;
-		case OPT_THREADS:
-			r = cli_parse_threads(optarg, &threads);
-			break;
-		case 'h':
-			fputs(explain_usage, stdout);
-			return EXIT_OK;
-		default:
-			r = cli_common_option(c, optarg, &com);
-			if (r == CLI_NOT_COMMON)
-				r = EXIT_USAGE;
-		}
+		r = parse_one(c, optarg, a);
 		if (r != EXIT_OK)
 			return r;
 	}
+	makes = a->mo.level || a->mo.profile >= 0 || a->mo.dict;
 	if (!*zckup_explain_readers())
 		return cli_usage_error("explain is not built in this zckup (-Dexplain=disabled)");
 	if (optind + 2 != argc)
 		return cli_usage_error("explain wants OLD and NEW");
-	if (zck && (mo.level || mo.profile >= 0 || mo.dict))
+	if (a->zck && makes)
 		return cli_usage_error("--level, --profile and --dict make a .zck: not with --zck");
-	eo.old_image = argv[optind];
-	eo.new_image = argv[optind + 1];
-	new_kind = zchunk_kind(eo.new_image);
-	if (new_kind && (mo.level || mo.profile >= 0 || mo.dict))
+	a->eo.old_image = argv[optind];
+	a->eo.new_image = a->new_name = argv[optind + 1];
+	a->new_kind = zchunk_kind(a->new_name);
+	if (a->new_kind && makes)
 		return cli_usage_error("NEW is a zchunk file: --level, --profile and --dict make one");
-	if (new_kind == 1 && zck)
+	if (a->new_kind == 1 && a->zck)
 		return cli_usage_error("NEW is a .zck: no --zck");
-	if (new_kind == 2 && !zck)
+	if (a->new_kind == 2 && !a->zck)
 		return cli_usage_error("NEW is a detached header: --zck names its .zck");
-	if (new_kind == 1)
-		zck = eo.new_image;
-	new_name = eo.new_image;
-	mo.image = eo.new_image;
-	mo.threads = threads;
-	if (mo.profile < 0)
-		mo.profile = mo.dict && strcmp(mo.dict, "none") != 0 ? ZCKUP_PROFILE_COMPAT
-								     : ZCKUP_PROFILE_FINE;
-	cli_common_defaults(&com);
+	if (a->new_kind == 1)
+		a->zck = a->new_name;
+	a->mo.image = a->new_name;
+	a->mo.threads = a->threads;
+	if (a->mo.profile < 0)
+		a->mo.profile = a->mo.dict && strcmp(a->mo.dict, "none") != 0 ? ZCKUP_PROFILE_COMPAT
+									       : ZCKUP_PROFILE_FINE;
+	return EXIT_OK;
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	struct explain_args a = { .mo = { .profile = -1 }, .top = 10 };
+	struct tmp_zck tz = { .made = false };
+	zckup_header *h = NULL;
+	zckup_explain *e = NULL;
+	zckup_ctx *ctx;
+	int r = parse_args(argc, argv, &a);
+
+	if (r != EXIT_OK)
+		return r < 0 ? EXIT_OK : r;
+	cli_common_defaults(&a.com);
 	ctx = zckup_ctx_new();
 	if (!ctx)
 		return EXIT_IO;
-	cli_attach(ctx, &com);
+	cli_attach(ctx, &a.com);
 	cli_cancel_on_signals(ctx);
-	r = zckup_set_threads(ctx, threads) < 0 ? EXIT_USAGE : EXIT_OK; /* checked: cannot fail */
-	if (r == EXIT_OK && !zck) {
-		r = make_tmp_zck(ctx, &mo, &tz);
-		zck = tz.path;
+	r = zckup_set_threads(ctx, a.threads) < 0 ? EXIT_USAGE : EXIT_OK; /* checked: cannot fail */
+	if (r == EXIT_OK && !a.zck) {
+		r = make_tmp_zck(ctx, &a.mo, &tz);
+		a.zck = tz.path;
 	}
 	if (r == EXIT_OK) {
-		r = zckup_header_open(ctx, new_kind == 2 ? new_name : zck, NULL, &h);
+		r = zckup_header_open(ctx, a.new_kind == 2 ? a.new_name : a.zck, NULL, &h);
 		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
 	}
-	if (r == EXIT_OK && new_kind) {
-		r = rebuild_new(ctx, h, zck, eo.old_image, &tz);
-		eo.new_image = tz.image;
+	if (r == EXIT_OK && a.new_kind) {
+		r = rebuild_new(ctx, h, a.zck, a.eo.old_image, &tz);
+		a.eo.new_image = tz.image;
 	}
 	if (r == EXIT_OK) {
-		eo.header = h;
-		eo.url = zck;
-		r = zckup_explain_new(ctx, &eo, &e);
+		a.eo.header = h;
+		a.eo.url = a.zck;
+		r = zckup_explain_new(ctx, &a.eo, &e);
 		cli_progress_done();
 		r = r < 0 ? cli_fail(ctx, r, "explain") : EXIT_OK;
 	}
-	if (r == EXIT_OK && html)
-		r = cli_explain_html(e, eo.old_image, new_name, html);
-	if (r == EXIT_OK && com.json)
-		print_json(e, eo.old_image, new_name);
+	if (r == EXIT_OK && a.html)
+		r = cli_explain_html(e, a.eo.old_image, a.new_name, a.html);
+	if (r == EXIT_OK && a.com.json)
+		print_json(e, a.eo.old_image, a.new_name);
 	else if (r == EXIT_OK)
-		print_table(e, eo.old_image, new_name, top);
+		print_table(e, a.eo.old_image, a.new_name, a.top);
 	zckup_explain_free(e);
 	zckup_header_free(h);
 	tmp_zck_remove(&tz);
