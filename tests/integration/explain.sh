@@ -227,6 +227,21 @@ print(by.get("/src/lib/", {}).get("class", "missing"))
 PY
 	assert "ext4: a directory's own blocks are metadata, as /src/lib/ ($(cat dirent.txt))" \
 		"[ \"\$(cat dirent.txt)\" = metadata ]"
+	# ext2 (block maps, no extents): the same reader; the indirect blocks of
+	# the large files are metadata.
+	mkfs.ext2 -q -F -E root_owner=0:0 -d tree ext2-old.img 24M >/dev/null
+	mkfs.ext2 -q -F -E root_owner=0:0 -d tree2 ext2-new.img 24M >/dev/null
+	MAKE_OPTS="--level 3" pair_case ext2 ext2-old.img ext2-new.img
+	python3 - ext2.json >ext2.txt <<'PY'
+import json, sys
+ex = json.load(open(sys.argv[1]))
+by = {f["path"]: f for f in ex["files"]}
+print(ex["fs"], ex["files"][0]["path"], by.get("[ext4 extent trees and block maps]", {}).get("image_bytes", 0))
+PY
+	read -r fs tpath maps <ext2.txt
+	assert "ext2: read by the ext2/3/4 reader, the changed file on top ($fs, $tpath)" \
+		"[ '$fs' = ext4 ] && [ '$tpath' = /src/lib/plan.c ]"
+	assert "ext2: indirect blocks are metadata ($maps bytes)" "[ '$maps' -gt 0 ]"
 	# A corrupt file system: a warning, offsets only, the same total as plan.
 	cp ext4-new.img ext4-bad.img
 	itable=$(dumpe2fs ext4-new.img 2>/dev/null | sed -n 's/.*Inode table at \([0-9]*\)-.*/\1/p' | head -1)
