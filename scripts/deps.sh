@@ -59,6 +59,7 @@ mktemp                coreutils                   essential
 mount                 mount                       essential
 mv                    coreutils                   essential
 nproc                 coreutils                   essential
+od                    coreutils                   essential
 readlink              coreutils                   essential
 realpath              coreutils                   essential
 rm                    coreutils                   essential
@@ -92,6 +93,8 @@ e2fsck                e2fsprogs                   essential
 mkfs.ext2             e2fsprogs                   essential
 mkfs.ext3             e2fsprogs                   essential
 mkfs.ext4             e2fsprogs                   essential
+debugfs               e2fsprogs                   essential
+dumpe2fs              e2fsprogs                   essential
 meson                 meson                       demo test cross deb
 ninja                 ninja-build                 demo test cross deb
 python3               python3                     demo test cross deb
@@ -100,6 +103,7 @@ git                   git                         test deb ci
 ar                    binutils                    test
 bc                    bc                          test
 clang                 clang                       test
+chromium              chromium                    test
 cpio                  cpio                        test deb
 curl                  curl                        test
 lighttpd              lighttpd                    test
@@ -144,7 +148,7 @@ lintian               lintian                     deb
 # Packages a job needs that ship no program the scripts call by name: the
 # compiler driver meson finds, libraries and headers, the CA list and the
 # helpers that mmdebstrap and dpkg-buildpackage run.
-build_libs=(build-essential libzstd-dev libssl-dev libcurl4-openssl-dev)
+build_libs=(build-essential libzstd-dev libssl-dev libcurl4-openssl-dev libext2fs-dev libsquashfs-dev)
 declare -A libs=(
 	[demo]="${build_libs[*]}"
 	[test]="${build_libs[*]} libcmocka-dev libclang-rt-14-dev"
