@@ -6,7 +6,8 @@
 Read from the sources, not from a run, so a program that only a rare branch
 calls is listed too:
 - shell scripts (scripts/*.sh, tests/**/*.sh, .ci/run, and the hooks and
-  modules under integrations/ that the tests run) are parsed by shfmt
+  modules under integrations/ that the tests run; the bash completion only
+  for the functions it defines) are parsed by shfmt
   (Debian's shfmt, a real bash parser): every simple command whose name is a
   literal word, also inside $(...), pipelines, functions and here-documents'
   substitutions; through the wrappers that run their arguments (exec, env,
@@ -219,16 +220,20 @@ def main():
     top = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
     os.chdir(top)
     files = subprocess.run(["git", "ls-files", "scripts", "tests", ".ci", "fuzz", "cross",
-                            "integrations", "meson.build", "*/meson.build"],
+                            "integrations", "completion", "meson.build", "*/meson.build"],
                            stdout=subprocess.PIPE, text=True, check=True).stdout.split()
-    shell = [f for f in files if f.endswith(".sh") or f == ".ci/run" or is_shell_script(f)]
+    shell = [f for f in files if f.endswith((".sh", ".bash")) or f == ".ci/run" or
+             is_shell_script(f)]
     scan = ShellScan(shell_builtins())
     trees = {}
     for f in shell:
         trees[f] = parse_shell(open(f).read(), f)
         scan.functions_of(trees[f])
     for f in shell:
-        scan.walk(trees[f], f, 0)
+        # the completion is sourced by a test for its functions; what it calls
+        # runs in a user's shell, guarded (bash-completion's helpers)
+        if not f.startswith("completion/"):
+            scan.walk(trees[f], f, 0)
     for f in files:
         if f.endswith(".py"):
             for line, name in python_calls(f):
