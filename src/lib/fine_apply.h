@@ -48,6 +48,7 @@ struct zu_fine_stats {
 	size_t n_bad_tables;      /* tables refused (malformed): chunk fetched whole */
 	size_t n_fallback;        /* rebuilt chunks that did not verify: fetched whole */
 	uint64_t fallback_bytes;  /* compressed bytes fetched for them */
+	uint64_t side_bytes;      /* of those, fetched beside the frame stream */
 	uint64_t fetch_bytes;     /* plan: tables + ranges of frames (gaps included) */
 	size_t n_ranges;          /* plan: ranges of frames after coalescing */
 	uint64_t source_bytes;    /* source bytes read to find pieces */
@@ -93,6 +94,10 @@ struct zu_fine_io {
 	const int *source_fds;
 	size_t n_sources;
 	size_t max_ranges;        /* ranges per window batch; 0 = default */
+	/* where a fallback is fetched while the frame stream flows (below) */
+	const char *url;
+	const struct zu_limits *lim;
+	const struct zu_net_cfg *net;
 };
 
 /*
