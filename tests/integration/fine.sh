@@ -238,7 +238,8 @@ if start_nginx ngs "$TEST_TMP/www" 2>ngs.start.err; then
 	# A server that serves only the first range of a request (S3, GCS, Azure: faultproxy's
 	# first-range-only) costs at most 1.15x the bytes on the wire of nginx's multi-range
 	# answers, fine and compat artifact alike: gaps are fetched only where cheaper than one
-	# more request (main, with a fixed 64 KiB, put 2.3x nginx's bytes for the fine one).
+	# more request (main, with a fixed 64 KiB, put 6.0x nginx's bytes for the fine one, 1.14x for
+	# compat).
 	"$ZCKUP" make many.img -o www/manyc.zck -H manyc.zckh --level 5 --profile compat -q
 	"${pre[@]}" "${FAULTPROXY[@]}" --upstream "127.0.0.1:$ngs_port" --mode first-range-only \
 		--port-file fp1.port --log fp1.log >fp1.stderr 2>&1 </dev/null &
