@@ -5,7 +5,8 @@
 # one private nginx on 127.0.0.1, tests/tools/faultproxy.py in front of it adding a one-way
 # delay (no bandwidth cap: what it measures is the round trips, not the bytes). For each zckup
 # binary given, `zckup apply` of the fine artifact, straight from nginx and through the proxy;
-# prints wall time, requests (nginx's log), fetched bytes and wire bytes of each, best of
+# and through a second proxy with the same delay that serves only the first range of a request
+# (as S3); prints wall time, requests (nginx's log), fetched bytes and wire bytes of each, best of
 # BENCH_RUNS runs. Reports only, never asserts.
 #
 #   bench/fine_rtt.sh ZCKUP [ZCKUP...]     e.g. a build of main, then a build of a branch
@@ -62,23 +63,32 @@ command -v setpriv >/dev/null && pre=(setpriv --pdeathsig KILL --)
 	--mode delay --delay-ms $((RTT_MS / 2)) --port-file fp.port --log fp.log \
 	>fp.stderr 2>&1 </dev/null &
 fp_pid=$!
-trap 'kill $fp_pid 2>/dev/null; wait $fp_pid 2>/dev/null; servers_stop_all; '"$(trap -p EXIT | sed "s/^trap -- '//; s/' EXIT\$//")" EXIT
+# the same delay in front of a server that serves only the first range asked (as S3)
+"${pre[@]}" python3 "$REPO/tests/tools/faultproxy.py" --upstream "127.0.0.1:$ngx_port" \
+	--mode first-range-only --delay-ms $((RTT_MS / 2)) --port-file fs.port --log fs.log \
+	>fs.stderr 2>&1 </dev/null &
+fs_pid=$!
+trap 'kill $fp_pid $fs_pid 2>/dev/null; wait $fp_pid $fs_pid 2>/dev/null; servers_stop_all; '"$(trap -p EXIT | sed "s/^trap -- '//; s/' EXIT\$//")" EXIT
 for _ in $(seq 100); do
-	[ -s fp.port ] && break
+	[ -s fp.port ] && [ -s fs.port ] && break
 	sleep 0.05
 done
-[ -s fp.port ] || { cat fp.stderr >&2; exit 1; }
+[ -s fp.port ] && [ -s fs.port ] || { cat fp.stderr fs.stderr >&2; exit 1; }
 fp_port=$(cat fp.port)
+fs_port=$(cat fs.port)
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
 conn=()
 [ -n "${BENCH_CONNECTIONS:-}" ] && conn=(--connections "$BENCH_CONNECTIONS")
 
-printf '%-40s %-9s %8s %8s %12s %12s\n' binary link wall_s requests fetched wire
+printf '%-40s %-22s %8s %8s %12s %12s\n' binary link wall_s requests fetched wire
 for z in "$@"; do
-	for link in loopback "rtt${RTT_MS}ms"; do
-		port=$ngx_port
-		[ "$link" = loopback ] || port=$fp_port
+	for link in loopback "rtt${RTT_MS}ms" "single-range,rtt${RTT_MS}ms"; do
+		case $link in
+		loopback) port=$ngx_port ;;
+		single*) port=$fs_port ;;
+		*) port=$fp_port ;;
+		esac
 		best=
 		for _ in $(seq "$RUNS"); do
 			server_log_reset ngx
@@ -92,7 +102,7 @@ for z in "$@"; do
 			req=$(server_count ngx)
 			if [ -z "$best" ] || [ "$(echo "$w < $best" | bc)" = 1 ]; then
 				best=$w
-				line=$(printf '%-40s %-9s %8.2f %8s %12s %12s' "$z" "$link" "$w" "$req" \
+				line=$(printf '%-40s %-22s %8.2f %8s %12s %12s' "$z" "$link" "$w" "$req" \
 					"$(field run.json fetched_bytes)" "$(field run.json wire_bytes)")
 			fi
 		done
