@@ -33,6 +33,14 @@
  * (ZU_FRAME_RANGES_MAX); most updates are one batch.
  */
 #define FA_BATCH_RANGES (128u * ZU_LIMITS_MAX_RANGES)
+/*
+ * Bytes per batch of the stream: what the downloader may fetch ahead of the
+ * chunk being rebuilt, so a killed apply has not fetched much more than it
+ * wrote (resume fetches at most 1.1x a clean run), yet several times what a
+ * slow link carries in a round trip (lte: 10 Mbit/s x 100 ms = 125 KB), so the
+ * round trip at the end of each batch costs a few percent.
+ */
+#define FA_BATCH_BYTES (1u << 20)
 
 struct fa_chunk {
 	size_t index;       /* target chunk */
@@ -891,7 +899,10 @@ static int fa_stream_next(struct zu_fine *f, const struct zu_fine_io *io, struct
 		}
 		if (f->sent == f->n_wr)
 			return zu_err_set(err, -EPROTO, "fine: the frame stream ended early");
-		n = f->n_wr - f->sent < FA_BATCH_RANGES ? f->n_wr - f->sent : FA_BATCH_RANGES;
+		n = 0;
+		for (uint64_t b = 0; f->sent + n < f->n_wr && n < FA_BATCH_RANGES &&
+				     b < FA_BATCH_BYTES; n++)
+			b += f->wr[f->sent + n].len;
 		r = zu_fetch_request(io->fetch, f->wr + f->sent, n, err);
 		if (r < 0)
 			return r;

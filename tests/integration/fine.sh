@@ -183,9 +183,9 @@ done
 
 # The frames as one stream (issue 17): a pair with hundreds of missing chunks and 2 MiB of new
 # bytes, 40 ms of round trip through faultproxy. The tables take ceil((missing+1)/150)
-# requests (the lead rides along), the frames ceil(fine_ranges/150): no request per 512 KiB
-# window as before (which asked this pair's frames in at least 6). Frame requests overlap in
-# the proxy's log (on several connections), and the resume bound holds on the stream.
+# requests (the lead rides along), the frames ceil(fine_ranges/150), plus at most one per
+# 1 MiB batch of the stream: no request per 512 KiB window as before (main: 10 requests in
+# all here). Frame requests overlap in the proxy's log (on several connections).
 python3 - new.img many.img <<'PY'
 import random, sys
 b = bytearray(open(sys.argv[1], "rb").read())
@@ -221,10 +221,12 @@ if start_nginx ngs "$TEST_TMP/www" 2>ngs.start.err; then
 	assert "stream: apply through a 40 ms round trip (exit $rc)" "[ $rc = 0 ]"
 	[ $rc = 0 ] || diag many.err
 	check "stream: ... identical" cmp many.out many.img
+	fbytes=$(json_field many.plan.json fine_fetch_bytes)
 	want=$(( (missing + 1 + 149) / 150 + (franges + 149) / 150 ))
+	most=$(( want + fbytes / 1048576 ))	# a 1 MiB batch of the stream may cut a request
 	got=$(server_count ngs)
-	assert "stream: $got requests for $missing tables and $franges frame ranges (want $want)" \
-		"[ '$missing' -gt 150 ] && [ '$franges' -gt 150 ] && [ '$got' = '$want' ]"
+	assert "stream: $got requests for $missing tables and $franges frame ranges ($want to $most)" \
+		"[ '$missing' -gt 150 ] && [ '$franges' -gt 150 ] && [ '$got' -ge '$want' ] && [ '$got' -le '$most' ]"
 	# two answers overlap when one starts before the other ends (proxy's own clock)
 	overlap=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^t=/) { split(substr($i, 3), t, "-");
 		s[NR] = t[1]; e[NR] = t[2] } }
