@@ -865,11 +865,11 @@ static struct fa_chunk *fa_find(struct zu_fine *f, size_t i)
 /* ---- the frame stream ------------------------------------------------------------- */
 
 /*
- * The ranges of every missing chunk, in image order, asked for in as few
- * batches as possible: the downloader cuts a batch into requests, keeps them
- * in flight on all connections within its window (ZU_WINDOW_BYTES) and hands
- * the bytes on in order as they arrive, so the link never waits for a window
- * to be consumed. What is held here is one record.
+ * The ranges of every missing chunk, in image order, asked for in batches of
+ * FA_BATCH_BYTES: the downloader cuts a batch into requests, keeps them in
+ * flight on all connections and hands the bytes on in order as they arrive,
+ * and the chunks are rebuilt from them meanwhile. What is held here is one
+ * record.
  */
 static int fa_stream_plan(struct zu_fine *f, struct zu_err *err)
 {

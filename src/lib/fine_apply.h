@@ -13,10 +13,11 @@
  * piece record, two slots of the wanted set, its range) plus, from a backend
  * that fetches request by request (a local file), one window of frames
  * (ZU_FINE_WINDOW_BYTES, or one whole chunk). From the downloader (whole_batch)
- * the frames of all missing chunks come as one stream, cut into requests and
- * kept in flight on all connections by the downloader (within its
- * ZU_WINDOW_BYTES), and are copied from each record into the chunk's buffer as
- * they arrive: nothing more is held here. The sources are read a second time
+ * the frames of all missing chunks come as one stream, in batches of 1 MiB
+ * (FA_BATCH_BYTES: what is fetched ahead) that the downloader cuts into
+ * requests on all connections, and are copied from each record into the
+ * chunk's buffer as they arrive: nothing more is held here (the downloader
+ * holds at most the batch). The sources are read a second time
  * (after the coarse index), only when some missing chunk has a table; that
  * pass costs little more than the read: the piece hash runs at several GB/s,
  * and the chunk cuts come from the index's record of them.
