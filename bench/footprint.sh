@@ -79,7 +79,7 @@ for arch in "${archs[@]}"; do
 	for kind in "${kinds[@]}"; do
 		ldflags=()
 		[ $kind != release4k ] || ldflags=(-Wl,-z,max-page-size=4096)
-		dir=$(setup "$arch" $kind -Dbuildtype=${kind%4k} ${ldflags:+"-Dc_link_args=${ldflags[*]}"})
+		dir=$(setup "$arch" $kind -Dbuildtype=${kind%4k} -Dexplain=disabled ${ldflags:+"-Dc_link_args=${ldflags[*]}"})
 		cli=$(stripped "$arch" "$dir/zckup")
 		lib=$(stripped "$arch" "$dir/libzckup.so.0.1.0")
 		# the CLI linked to the shared library instead: link it by hand from its objects
@@ -113,7 +113,7 @@ for arch in "${archs[@]}"; do
 	if [ "$arch" = x86_64 ]; then
 		echo "  ldd      zckup pulls in $(ldd "$dir/zckup" | grep -c '=>') shared libraries in all (libcurl's own dependencies)"
 	fi
-	if dir=$(setup "$arch" static -Dbuildtype=minsize -Dstatic_cli=true -Dhttp=disabled \
+	if dir=$(setup "$arch" static -Dbuildtype=minsize -Dexplain=disabled -Dstatic_cli=true -Dhttp=disabled \
 		-Ddefault_library=static 2>"$tmp/err"); then
 		printf '  static   zckup -Dstatic_cli=true -Dhttp=disabled (minsize): %s stripped, needs: %s\n' \
 			"$(kib "$(stripped "$arch" "$dir/zckup")")" "$(needed "$dir/zckup" | sed 's/^$/nothing/')"

@@ -34,7 +34,7 @@ _zckup()
 	case $prev in
 	--level | -l | --threads | --source-size | -S | --target-offset | --max-ranges | \
 		--connections | --retries | --timeout | --header-sha256 | --source-index-sha256 | \
-		--http-header | --user | --dict-size | --dict-samples | \
+		--http-header | --user | --dict-size | --dict-samples | --top | -n | \
 		--exec | -e)
 		return ;;
 	--progress)

@@ -144,7 +144,8 @@ typedef struct zckup_header zckup_header;
 /*
  * Reads and checks the header of a .zck file or a detached header (.zckh) at
  * path: structure, limits and the header checksum. If expect_sha256 is not NULL
- * the header's SHA-256 must equal it (-EKEYREJECTED otherwise).
+ * it must be the header's checksum, or the SHA-256 of the header's bytes as a
+ * detached .zckh or as at the start of the .zck (-EKEYREJECTED otherwise).
  * Returns a new header in *out; free with zckup_header_free().
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_open(zckup_ctx *ctx, const char *path,
@@ -201,10 +202,10 @@ ZCKUP_API ZCKUP_WARN_UNUSED int zckup_header_write_detached(zckup_ctx *ctx,
 /* ---- trust: signatures, anti-rollback ------------------------------------ */
 
 /*
- * What is signed (README "Security"): the header's bytes in the form they have
- * at the start of a .zck (magic "\0ZCK1", so one signature verifies the .zck
- * and its detached header), preceded, when there is signed metadata, by the
- * metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
+ * What is signed (README "Security"): the header's bytes in either file
+ * form, as at the start of a .zck (magic "\0ZCK1", what zckup_header_sign()
+ * signs) or as the detached .zckh (magic "\0ZHR1"), whichever form h was read
+ * from, preceded, when there is signed metadata, by the metadata's bytes. The metadata ("zckup-metadata=1" lines) names the header's
  * checksum and size, a version, an optional expiry and an optional hardware
  * string.
  */
@@ -613,6 +614,47 @@ struct zckup_apply_stats {
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_apply(zckup_ctx *ctx, const struct zckup_apply_opts *o,
 					     struct zckup_apply_stats *out);
 
+/* ---- verify -------------------------------------------------------------- */
+
+struct zckup_verify_opts {
+	const char *path; /* the installed image: a file or block device */
+	/*
+	 * Nonzero: path is a slot that may be larger than the image; the bytes
+	 * after the image are not checked (a block device always counts as a
+	 * slot). Zero: a regular file must be exactly the image's size.
+	 */
+	int slot;
+};
+
+struct zckup_verify_stats {
+	uint64_t image_bytes;       /* the header's image size */
+	uint64_t path_bytes;        /* size of path */
+	uint64_t read_bytes;        /* bytes read and hashed */
+	size_t n_chunks;            /* data chunks of the header */
+	size_t n_bad_chunks;        /* chunks that differ, or that path does not hold whole */
+	size_t first_bad_chunk;     /* index of the first of them (n_chunks when none) */
+	uint64_t first_bad_offset;  /* its image offset (image_bytes when none) */
+	int size_ok;                /* path's size fits: equal, or at least (a slot) */
+	int image_digest_checked;   /* the header has zckup's image digest and it was compared */
+	int image_digest_ok;
+};
+
+/*
+ * Tells whether o->path holds exactly the image h describes: reads it once,
+ * in order, and compares every chunk with its uncompressed SHA-256 and, when
+ * h carries zckup's whole-image digest, the whole image with it. Every chunk
+ * is read even after a mismatch, so that *out counts them all. Returns 0
+ * when it is the image; -EILSEQ when it is not (a chunk or the image digest
+ * differs, path is shorter than the image or, unless a slot, longer), with
+ * the first difference in zckup_errmsg(); -EINVAL for bad arguments; a
+ * system error (-ENOENT, -EIO...) when path cannot be read; -ECANCELED after
+ * zckup_cancel(). *out (may be NULL) is filled in every case but -EINVAL.
+ * Progress is reported in phase ZCKUP_PHASE_CHECK.
+ */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_verify(zckup_ctx *ctx, const zckup_header *h,
+					      const struct zckup_verify_opts *o,
+					      struct zckup_verify_stats *out);
+
 /*
  * Size of the ext2/3/4 or squashfs filesystem at the start of path (a
  * partition or file), for zckup_source.size: a filesystem inside a larger
@@ -621,6 +663,116 @@ ZCKUP_API ZCKUP_WARN_UNUSED int zckup_apply(zckup_ctx *ctx, const struct zckup_a
  */
 ZCKUP_API ZCKUP_WARN_UNUSED int zckup_detect_fs_size(zckup_ctx *ctx, const char *path,
 						      uint64_t *out_size);
+
+/* ---- explain ------------------------------------------------------------- */
+
+/*
+ * What a device holding old_image fetches for the image a header describes,
+ * attributed to what those bytes are: the files of new_image (the image the
+ * .zck was made from, read with the reader of its file system: ext2/3/4,
+ * squashfs, tar; any other image by offset ranges), its file-system
+ * metadata and free space. The plan is zckup_plan_new()'s with old_image as
+ * the one source (and url for a fine .zck's piece tables), so the totals are
+ * plan's to the byte: fetch_bytes equals zckup_plan_stats.fine_fetch_bytes
+ * for a fine plan, else fetch_bytes. A file system that cannot be read (a
+ * truncated or corrupt image) is a warning on the log: its bytes are then
+ * attributed by offset ranges. Strings are borrowed for the call.
+ */
+struct zckup_explain_opts {
+	const char *old_image;       /* what the device holds */
+	const char *new_image;       /* the image header describes (its size, and its SHA-256
+					when the header has the image digest, are checked) */
+	const zckup_header *header;  /* of the .zck made from new_image */
+	const char *url;             /* the .zck: fine piece tables are read from it; NULL: none */
+	int no_fine;                 /* 1: plan as for a compat .zck */
+	size_t map_cells;            /* cells of the image map; 0 = 1024 */
+};
+
+enum zckup_explain_class {
+	ZCKUP_EXPLAIN_UNCHANGED,     /* nothing fetched for it */
+	ZCKUP_EXPLAIN_NEW,           /* a file the old image does not have */
+	ZCKUP_EXPLAIN_CHANGED,       /* a file whose size or content changed */
+	ZCKUP_EXPLAIN_MOVED,         /* same content as in the old image, cut into chunks anew */
+	ZCKUP_EXPLAIN_METADATA,      /* file-system metadata (superblock, tables, directories...) */
+	ZCKUP_EXPLAIN_FREE,          /* free space */
+	ZCKUP_EXPLAIN_OTHER,         /* anything else, named by its offsets */
+};
+/*
+ * The file systems explain reads file by file in this build, space-separated:
+ * "ext4 squashfs tar" with libext2fs and libsquashfs found at build time,
+ * fewer without them (those images are then explained by offset ranges);
+ * "" in a library built without explain (-Dexplain=disabled), whose
+ * zckup_explain_new() fails with -ENOTSUP.
+ */
+ZCKUP_API const char *zckup_explain_readers(void);
+/* "unchanged", "new", "changed", "moved", "metadata", "free", "other". */
+ZCKUP_API const char *zckup_explain_class_name(enum zckup_explain_class c);
+
+typedef struct zckup_explain zckup_explain;
+/* Returns a new explanation in *out; free with zckup_explain_free(). */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_new(zckup_ctx *ctx,
+						   const struct zckup_explain_opts *o,
+						   zckup_explain **out);
+ZCKUP_API void zckup_explain_free(zckup_explain *e);
+
+struct zckup_explain_totals {
+	uint64_t image_bytes;
+	uint64_t reused_bytes;       /* uncompressed bytes taken from old_image */
+	uint64_t fetch_bytes;        /* bytes read from the .zck: the sum over all files */
+	uint64_t plan_fetch_bytes;   /* plan's figure (equal to fetch_bytes) */
+	int fine;                    /* the plan fetched pieces (fine profile) */
+	const char *fs_type;         /* new image: "ext4", "squashfs", "tar" or "none" (static) */
+	const char *old_fs_type;     /* old image, the same way */
+	size_t n_files, n_dirs, n_cells;
+	int has_dpkg;                /* both images carry a dpkg database (/var/lib/dpkg/status) */
+	size_t n_dpkg;               /* files listed by zckup_explain_get_dpkg() */
+};
+ZCKUP_API void zckup_explain_get_totals(const zckup_explain *e, struct zckup_explain_totals *out);
+
+/*
+ * A file (or a pseudo-file: "[ext4 inode tables]", "[offsets 0x..-0x..]") or a
+ * directory ("/usr/lib", the sums of everything under it; "[free space]" and
+ * the other groups of pseudo-files). Paths are borrowed, valid until
+ * zckup_explain_free().
+ */
+struct zckup_explain_entry {
+	const char *path;
+	uint64_t bytes;              /* file size (directories: of the files under it) */
+	uint64_t image_bytes;        /* bytes of the image it occupies */
+	uint64_t reused_bytes;       /* of those, reused from the old image */
+	uint64_t fetch_bytes;        /* .zck bytes fetched for it */
+	enum zckup_explain_class cls;
+	size_t n_files;              /* directories: entries under it; files: 0 */
+};
+/* Entry i, most bytes fetched first. 0, or -EINVAL when i is out of range (out zeroed). */
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_get_file(const zckup_explain *e, size_t i,
+						       struct zckup_explain_entry *out);
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_get_dir(const zckup_explain *e, size_t i,
+						      struct zckup_explain_entry *out);
+
+/* One cell of the image map: a run of the image in offset order. */
+struct zckup_explain_cell {
+	uint64_t image_offset, bytes;
+	uint64_t reused_bytes;       /* reused from the old image */
+	uint64_t fetched_image_bytes; /* image bytes fetched (the rest of bytes) */
+	uint64_t fetch_bytes;        /* .zck bytes fetched for them */
+	const char *top_path;        /* the costliest file there (borrowed), "" when none */
+};
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_get_cell(const zckup_explain *e, size_t i,
+						       struct zckup_explain_cell *out);
+
+/*
+ * A file of the new image that changed (other size or content than in the
+ * old image) although the Debian package owning it (info/PKG.list) has the
+ * same version in both dpkg status files: the usual sign of a build that is
+ * not reproducible. Strings borrowed, valid until zckup_explain_free().
+ */
+struct zckup_explain_dpkg {
+	const char *path, *package, *version;
+	uint64_t fetch_bytes;
+};
+ZCKUP_API ZCKUP_WARN_UNUSED int zckup_explain_get_dpkg(const zckup_explain *e, size_t i,
+						       struct zckup_explain_dpkg *out);
 
 ZCKUP_API const char *zckup_version(void);
 

@@ -59,6 +59,7 @@ mktemp                coreutils                   essential
 mount                 mount                       essential
 mv                    coreutils                   essential
 nproc                 coreutils                   essential
+od                    coreutils                   essential
 readlink              coreutils                   essential
 realpath              coreutils                   essential
 rm                    coreutils                   essential
@@ -70,6 +71,7 @@ sha256sum             coreutils                   essential
 tee                   coreutils                   essential
 sleep                 coreutils                   essential
 sort                  coreutils                   essential
+stdbuf                coreutils                   essential
 stat                  coreutils                   essential
 tail                  coreutils                   essential
 tar                   tar                         essential
@@ -78,6 +80,8 @@ touch                 coreutils                   essential
 tr                    coreutils                   essential
 truncate              coreutils                   essential
 umount                mount                       essential
+unshare               util-linux                  essential
+losetup               mount                       essential
 uname                 coreutils                   essential
 update-rc.d           init-system-helpers         essential
 wc                    coreutils                   essential
@@ -89,6 +93,8 @@ e2fsck                e2fsprogs                   essential
 mkfs.ext2             e2fsprogs                   essential
 mkfs.ext3             e2fsprogs                   essential
 mkfs.ext4             e2fsprogs                   essential
+debugfs               e2fsprogs                   essential
+dumpe2fs              e2fsprogs                   essential
 meson                 meson                       demo test cross deb
 ninja                 ninja-build                 demo test cross deb
 python3               python3                     demo test cross deb
@@ -97,6 +103,7 @@ git                   git                         test deb ci
 ar                    binutils                    test
 bc                    bc                          test
 clang                 clang                       test
+chromium              chromium                    test
 cpio                  cpio                        test deb
 curl                  curl                        test
 lighttpd              lighttpd                    test
@@ -108,6 +115,12 @@ pgrep                 procps                      test
 mksquashfs            squashfs-tools              test
 shfmt                 shfmt                       test
 swupdate              swupdate                    test
+swupdate-progress     swupdate                    test
+lua5.3                lua5.3                      test
+rauc                  rauc                        test
+dbus-daemon           dbus-daemon                 test
+mender                mender-client               test
+mender-artifact       mender-artifact             test
 unzck                 zchunk                      test
 zck                   zchunk                      test
 zck_read_header       zchunk                      test
@@ -135,7 +148,7 @@ lintian               lintian                     deb
 # Packages a job needs that ship no program the scripts call by name: the
 # compiler driver meson finds, libraries and headers, the CA list and the
 # helpers that mmdebstrap and dpkg-buildpackage run.
-build_libs=(build-essential libzstd-dev libssl-dev libcurl4-openssl-dev)
+build_libs=(build-essential libzstd-dev libssl-dev libcurl4-openssl-dev libext2fs-dev libsquashfs-dev)
 declare -A libs=(
 	[demo]="${build_libs[*]}"
 	[test]="${build_libs[*]} libcmocka-dev libclang-rt-14-dev"

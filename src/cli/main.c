@@ -21,8 +21,11 @@ static const char usage[] =
 	"  plan --source OLD HEADER    tell what an update would reuse and fetch\n"
 	"  apply --url NEW.zck --source OLD --target OUT\n"
 	"                              bring OLD to the new image, writing OUT\n"
+	"  explain OLD NEW             which files of NEW an update from OLD fetches\n"
 	"  sign --key KEY HEADER -o SIG\n"
 	"                              sign a header (and version metadata)\n"
+	"  verify --header HEADER IMAGE\n"
+	"                              check that IMAGE is exactly the header's image\n"
 	"\n"
 	"Run 'zckup COMMAND --help' for a command's options; see zckup(1).\n"
 	"'zckup --version [--json]' prints the version.\n"
@@ -44,6 +47,8 @@ static const struct verb verbs[] = {
 	{ "plan", cmd_plan },
 	{ "apply", cmd_apply },
 	{ "sign", cmd_sign },
+	{ "verify", cmd_verify },
+	{ "explain", cmd_explain },
 };
 
 /*
@@ -91,7 +96,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		if (argc == 3 && !strcmp(argv[2], "--json")) { /* for tooling */
-			printf("{\"name\":\"zckup\",\"version\":\"%s\"}\n", zckup_version());
+			printf("{\"name\":\"zckup\",\"version\":\"%s\",\"explain_readers\":\"%s\"}\n",
+			       zckup_version(), zckup_explain_readers());
 			return EXIT_OK;
 		}
 		if (argc > 2)

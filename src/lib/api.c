@@ -167,6 +167,58 @@ int zu_api_fail(zckup_ctx *ctx, int r)
 
 /* ---- headers ------------------------------------------------------------- */
 
+/* SHA-256 of the header's bytes with the given magic in front (either file form). */
+static int form_digest(const struct zu_header *h, const uint8_t magic[5],
+		       uint8_t out[ZU_DIGEST_LEN], struct zu_err *err)
+{
+	struct zu_sha256 s = ZU_SHA256_INIT;
+	int r = zu_sha256_init(&s, err);
+
+	if (r == 0)
+		r = zu_sha256_update(&s, magic, 5, err);
+	if (r == 0)
+		r = zu_sha256_update(&s, h->raw + 5, h->raw_len - 5, err);
+	if (r == 0)
+		r = zu_sha256_final(&s, out, err);
+	zu_sha256_fini(&s);
+	return r;
+}
+
+/*
+ * A pin names the header by zchunk's header checksum (what inspect prints) or
+ * by the SHA-256 of the header's bytes in either file form: the detached
+ * .zckh (what sha256sum of it prints, what an integrator writes into an
+ * update description) or the first header_bytes of the .zck. Each of the
+ * three digests covers every byte of the header, so each names one header.
+ */
+static int check_pin(const struct zu_header *h, const uint8_t pin[ZU_DIGEST_LEN],
+		     struct zu_err *err)
+{
+	static const uint8_t zck[5] = { 0, 'Z', 'C', 'K', '1' }, zhr[5] = { 0, 'Z', 'H', 'R', '1' };
+	uint8_t d_zhr[ZU_DIGEST_LEN], d_zck[ZU_DIGEST_LEN];
+	char want[2 * ZU_DIGEST_LEN + 1], got[2 * ZU_DIGEST_LEN + 1];
+	char g_zhr[2 * ZU_DIGEST_LEN + 1], g_zck[2 * ZU_DIGEST_LEN + 1];
+	int r;
+
+	if (!memcmp(pin, h->header_digest, ZU_DIGEST_LEN))
+		return 0;
+	r = form_digest(h, zhr, d_zhr, err);
+	if (r == 0)
+		r = form_digest(h, zck, d_zck, err);
+	if (r < 0)
+		return r;
+	if (!memcmp(pin, d_zhr, ZU_DIGEST_LEN) || !memcmp(pin, d_zck, ZU_DIGEST_LEN))
+		return 0;
+	zu_hex(pin, ZU_DIGEST_LEN, want);
+	zu_hex(h->header_digest, ZU_DIGEST_LEN, got);
+	zu_hex(d_zhr, ZU_DIGEST_LEN, g_zhr);
+	zu_hex(d_zck, ZU_DIGEST_LEN, g_zck);
+	return zu_err_set(err, -EKEYREJECTED,
+			  "the header is not the pinned %s: its checksum is %s, the SHA-256 of "
+			  "its detached file %s, of its bytes in the .zck %s",
+			  want, got, g_zhr, g_zck);
+}
+
 int zu_api_header_from_bytes(zckup_ctx *ctx, uint8_t **buf, size_t len,
 			     const uint8_t *expect_sha256, zckup_header **out)
 {
@@ -177,15 +229,8 @@ int zu_api_header_from_bytes(zckup_ctx *ctx, uint8_t **buf, size_t len,
 		return zu_err_set(&ctx->err, -ENOMEM, "out of memory");
 	/* In place: the bytes read become the header, no second copy (memory). */
 	r = zu_header_parse_take(&zh->h, buf, len, &ctx->lim, &ctx->err);
-	if (r == 0 && expect_sha256 &&
-	    memcmp(expect_sha256, zh->h.header_digest, ZU_DIGEST_LEN) != 0) {
-		char want[2 * ZU_DIGEST_LEN + 1], got[2 * ZU_DIGEST_LEN + 1];
-
-		zu_hex(expect_sha256, ZU_DIGEST_LEN, want);
-		zu_hex(zh->h.header_digest, ZU_DIGEST_LEN, got);
-		r = zu_err_set(&ctx->err, -EKEYREJECTED,
-			       "header checksum %s is not the pinned %s", got, want);
-	}
+	if (r == 0 && expect_sha256)
+		r = check_pin(&zh->h, expect_sha256, &ctx->err);
 	if (r < 0) {
 		zu_header_fini(&zh->h);
 		free(zh);

@@ -71,6 +71,16 @@ int zu_api_header_from_bytes(zckup_ctx *ctx, uint8_t **buf, size_t len,
 void zu_api_net_defaults(struct zu_net_cfg *net, const zu_cancel_t *cancel);
 /* ctx->threads with 0 resolved to the online CPUs: >= 1. */
 int zu_api_threads(const zckup_ctx *ctx);
+struct zu_fine;
+struct zu_plan;
+/*
+ * zckup_plan_new(), and with out_fine not NULL the fine state it planned with
+ * (explain walks it; free with zu_fine_free(); NULL when the plan is not fine).
+ */
+int zu_api_plan_new(zckup_ctx *ctx, const zckup_header *zh, const struct zckup_plan_opts *o,
+		    zckup_plan **out, struct zu_fine **out_fine);
+/* The plan's per-chunk decisions and ranges; borrowed from zp. */
+const struct zu_plan *zu_api_plan_get(const zckup_plan *zp);
 /* Logs the failure at debug level and returns r. */
 int zu_api_fail(zckup_ctx *ctx, int r);
 

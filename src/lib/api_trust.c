@@ -21,6 +21,7 @@
 #include "sig.h"
 
 static const uint8_t canonical_magic[5] = { 0, 'Z', 'C', 'K', '1' };
+static const uint8_t detached_magic[5] = { 0, 'Z', 'H', 'R', '1' };
 
 _Static_assert((int)ZCKUP_SIG_CMS == (int)ZU_SIG_CMS &&
 		       (int)ZCKUP_SIG_ED25519 == (int)ZU_SIG_ED25519 &&
@@ -33,19 +34,21 @@ _Static_assert(ZCKUP_TRUST_VERSION_MAX == ZU_META_VERSION_MAX &&
 	       "public and internal metadata sizes agree");
 
 /*
- * The signed bytes: meta (may be empty), then the header with magic "\0ZCK1".
- * Borrows the header's own bytes when they already are exactly that.
+ * The signed bytes: meta (may be empty), then the header with the given magic
+ * ("\0ZCK1" as the .zck starts, what zckup sign signs; or "\0ZHR1", the
+ * detached file as shipped). Borrows the header's own bytes when they already
+ * are exactly that.
  */
-static int signed_message(const struct zu_header *h, const char *meta, size_t meta_len,
-			  uint8_t **out_owned, const uint8_t **out_msg, size_t *out_len,
-			  struct zu_err *err)
+static int signed_message(const struct zu_header *h, const uint8_t magic[5], const char *meta,
+			  size_t meta_len, uint8_t **out_owned, const uint8_t **out_msg,
+			  size_t *out_len, struct zu_err *err)
 {
 	uint8_t *buf;
 
 	*out_owned = NULL;
 	if (h->raw_len < sizeof(canonical_magic))
 		return zu_err_set(err, -EINVAL, "no parsed header");
-	if (meta_len == 0 && !memcmp(h->raw, canonical_magic, sizeof(canonical_magic))) {
+	if (meta_len == 0 && !memcmp(h->raw, magic, sizeof(canonical_magic))) {
 		*out_msg = h->raw;
 		*out_len = h->raw_len;
 		return 0;
@@ -56,7 +59,7 @@ static int signed_message(const struct zu_header *h, const char *meta, size_t me
 				  meta_len + h->raw_len);
 	if (meta_len)
 		memcpy(buf, meta, meta_len);
-	memcpy(buf + meta_len, canonical_magic, sizeof(canonical_magic));
+	memcpy(buf + meta_len, magic, sizeof(canonical_magic));
 	memcpy(buf + meta_len + sizeof(canonical_magic), h->raw + sizeof(canonical_magic),
 	       h->raw_len - sizeof(canonical_magic));
 	*out_owned = buf;
@@ -229,6 +232,43 @@ static int load_inputs(zckup_ctx *ctx, const struct zckup_trust_opts *o, uint8_t
 	return r;
 }
 
+/*
+ * Verifies sig over the header as the .zck starts with it and, if that is
+ * refused, over the detached file's bytes: integrators sign the .zckh they
+ * ship (openssl cms -sign -in v2.zckh). Both forms hold the same header bytes
+ * and differ only in the fixed magic, so a signature over either names the
+ * same header (README "Signed headers"). When both fail, the first refusal's
+ * message is kept, with what else was tried.
+ */
+static int verify_either_form(zckup_ctx *ctx, const struct zu_sig_trust *t,
+			      const struct zu_header *h, const uint8_t *meta, size_t meta_len,
+			      const uint8_t *sig, size_t sig_len, struct zu_sig_result *res)
+{
+	const uint8_t *forms[2] = { canonical_magic, detached_magic };
+	struct zu_err first = ZU_ERR_INIT;
+	int r = 0;
+
+	for (int i = 0; i < 2; i++) {
+		uint8_t *owned = NULL;
+		const uint8_t *msg = NULL;
+		size_t len = 0;
+
+		r = signed_message(h, forms[i], (const char *)meta, meta_len, &owned, &msg, &len,
+				   &ctx->err);
+		if (r == 0)
+			r = zu_sig_verify(t, msg, len, sig, sig_len, res, &ctx->err);
+		free(owned);
+		if (r != -EKEYREJECTED)
+			return r;
+		if (i == 0)
+			first = ctx->err;
+	}
+	ctx->err = first;
+	zu_err_prefix(&ctx->err, "neither over the header as the .zck starts with it (\\0ZCK1) "
+				 "nor over the detached .zckh file (\\0ZHR1)");
+	return -EKEYREJECTED;
+}
+
 ZCKUP_API int zckup_header_verify(zckup_ctx *ctx, const zckup_header *zh,
 				  const struct zckup_trust_opts *o, struct zckup_trust_info *out)
 {
@@ -236,9 +276,9 @@ ZCKUP_API int zckup_header_verify(zckup_ctx *ctx, const zckup_header *zh,
 					.ca_file = o ? o->ca_file : NULL,
 					.purpose = o ? (enum zu_sig_purpose)o->purpose : 0,
 					.now = o ? o->now : 0 };
-	uint8_t *sig_owned = NULL, *meta_owned = NULL, *msg_owned = NULL;
-	const uint8_t *sig = NULL, *meta = NULL, *msg = NULL;
-	size_t sig_len = 0, meta_len = 0, msg_len = 0;
+	uint8_t *sig_owned = NULL, *meta_owned = NULL;
+	const uint8_t *sig = NULL, *meta = NULL;
+	size_t sig_len = 0, meta_len = 0;
 	struct zu_sig_result res = { 0 };
 	struct zu_meta m = { 0 };
 	int r;
@@ -255,10 +295,8 @@ ZCKUP_API int zckup_header_verify(zckup_ctx *ctx, const zckup_header *zh,
 	if (r == 0 && meta)
 		r = check_binding(ctx, &zh->h, &m);
 	if (r == 0)
-		r = signed_message(&zh->h, (const char *)meta, meta_len, &msg_owned, &msg,
-				   &msg_len, &ctx->err);
-	if (r == 0) {
-		r = zu_sig_verify(&t, msg, msg_len, sig, sig_len, &res, &ctx->err);
+		r = verify_either_form(ctx, &t, &zh->h, meta, meta_len, sig, sig_len, &res);
+	if (r != 0) {
 		if (r == -EKEYREJECTED && !meta)
 			zu_err_prefix(&ctx->err, "header signature (if it was made with "
 						 "metadata, give the metadata too)");
@@ -267,7 +305,6 @@ ZCKUP_API int zckup_header_verify(zckup_ctx *ctx, const zckup_header *zh,
 	}
 	if (r == 0 && meta)
 		r = check_claims(ctx, &m, o);
-	free(msg_owned);
 	free(meta_owned);
 	free(sig_owned);
 	if (r < 0)
@@ -327,7 +364,8 @@ ZCKUP_API int zckup_header_sign(zckup_ctx *ctx, const zckup_header *zh,
 		r = zu_meta_build(&m, meta, sizeof(meta), &meta_len, &ctx->err);
 	}
 	if (r == 0)
-		r = signed_message(&zh->h, meta, meta_len, &msg_owned, &msg, &msg_len, &ctx->err);
+		r = signed_message(&zh->h, canonical_magic, meta, meta_len, &msg_owned, &msg,
+				   &msg_len, &ctx->err);
 	if (r == 0)
 		r = zu_sig_sign(&s, msg, msg_len, &sig, &sig_len, &res.alg, &ctx->err);
 	free(msg_owned);

@@ -383,11 +383,19 @@ static int fine_fallback_chunk(void *user, size_t i, uint8_t *ubuf, struct zu_er
 ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 			     const struct zckup_plan_opts *o, zckup_plan **out)
 {
+	return zu_api_plan_new(ctx, zh, o, out, NULL);
+}
+
+int zu_api_plan_new(zckup_ctx *ctx, const zckup_header *zh, const struct zckup_plan_opts *o,
+		    zckup_plan **out, struct zu_fine **out_fine)
+{
 	struct update_inputs in = { .target_fd = -1 };
 	struct index_result res = { 0 };
 	zckup_plan *zp = NULL;
 	int r;
 
+	if (out_fine)
+		*out_fine = NULL;
 	zu_err_clear(&ctx->err);
 	if (!zh || !o)
 		return zu_err_set(&ctx->err, -EINVAL, "plan needs a header");
@@ -413,6 +421,10 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 			zp->fine = true;
 			fine_log(ctx, &zp->fine_st);
 		}
+		if (r == 0 && out_fine) {
+			*out_fine = fine; /* the caller's now */
+			fine = NULL;
+		}
 		zu_fine_free(fine);
 		free(owned);
 		if (r < 0)
@@ -425,6 +437,11 @@ ZCKUP_API int zckup_plan_new(zckup_ctx *ctx, const zckup_header *zh,
 	}
 	*out = zp;
 	return 0;
+}
+
+const struct zu_plan *zu_api_plan_get(const zckup_plan *zp)
+{
+	return &zp->plan;
 }
 
 ZCKUP_API void zckup_plan_free(zckup_plan *zp)

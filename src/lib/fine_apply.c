@@ -663,19 +663,37 @@ out:
 	return r;
 }
 
-/* Counts a range of the plan, merged with the one before when close (as fa_win_add). */
-static void fa_stat_range(struct zu_fine_stats *st, uint64_t *end, uint64_t off, uint64_t len)
+/*
+ * Counts a range of the plan, merged with the one before when close (as
+ * fa_win_add); returns the bytes it adds (the gap merged in, and its own).
+ */
+static uint64_t fa_stat_range(struct zu_fine_stats *st, uint64_t *end, uint64_t off, uint64_t len)
 {
+	uint64_t add = len;
+
 	if (*end && off >= *end && off - *end < FA_GAP) {
-		st->fetch_bytes += off + len - *end;
+		add = off + len - *end;
 	} else {
 		st->n_ranges++;
-		st->fetch_bytes += len;
 	}
+	st->fetch_bytes += add;
 	*end = off + len;
+	return add;
 }
 
-void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out)
+static void fa_emit(zu_fine_item_fn fn, void *user, size_t chunk, uint64_t off, uint64_t len,
+		    uint64_t bytes, bool reused)
+{
+	struct zu_fine_item it = { .chunk = chunk, .image_offset = off, .image_len = len,
+				   .fetch_bytes = bytes, .reused = reused, .table = false };
+
+	if (fn)
+		fn(user, &it);
+}
+
+/* The plan figures, and (fn not NULL) each item they are made of, in .zck order. */
+static void fa_plan_walk(const struct zu_fine *f, struct zu_fine_stats *out, zu_fine_item_fn fn,
+			 void *user)
 {
 	struct zu_fine_stats st = f->st;
 	uint64_t end = 0;
@@ -687,25 +705,51 @@ void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out)
 		const struct fa_chunk *fc = &f->fc[i];
 		const struct zu_chunk *c = &f->h->chunks[fc->index];
 
+		/* a table was fetched for every chunk that had one, malformed ones too */
+		if (fc->table_len && fn) {
+			struct zu_fine_item it = { .chunk = fc->index, .image_offset = c->image_offset,
+						   .image_len = c->len, .fetch_bytes = fc->table_len,
+						   .table = true };
+
+			fn(user, &it);
+		}
 		if (fc->whole) {
-			fa_stat_range(&st, &end, c->file_offset, c->comp_len);
+			uint64_t add = fa_stat_range(&st, &end, c->file_offset, c->comp_len);
+
+			fa_emit(fn, user, fc->index, c->image_offset, c->len, add, false);
 			continue;
 		}
 		for (uint32_t k = 0; k < fc->n; k++) {
 			const struct fa_piece *p = &f->pieces[fc->first + k];
+			uint64_t ps = 0, pl = 0, add;
 
+			if (fn)
+				zu_fine_piece(f->lay, c->image_offset, c->len, k, &ps, &pl);
 			if (f->set[p->slot].source != ZU_NO_SOURCE) {
 				st.n_reused++;
 				st.reused_bytes += f->set[p->slot].len;
+				fa_emit(fn, user, fc->index, c->image_offset + ps, pl, 0, true);
 				continue;
 			}
 			st.n_fetched++;
 			st.fetched_piece_bytes += f->set[p->slot].len;
 			st.frame_bytes += p->frame_len;
-			fa_stat_range(&st, &end, c->file_offset + p->frame_rel, p->frame_len);
+			add = fa_stat_range(&st, &end, c->file_offset + p->frame_rel, p->frame_len);
+			fa_emit(fn, user, fc->index, c->image_offset + ps, pl, add, false);
 		}
 	}
-	*out = st;
+	if (out)
+		*out = st;
+}
+
+void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out)
+{
+	fa_plan_walk(f, out, NULL, NULL);
+}
+
+void zu_fine_walk(const struct zu_fine *f, zu_fine_item_fn fn, void *user)
+{
+	fa_plan_walk(f, NULL, fn, user);
 }
 
 /* ---- windows of frames, and rebuilding ------------------------------------------- */

@@ -94,6 +94,25 @@ int zu_fine_index(struct zu_fine *f, const int *fds, const uint64_t *sizes,
 /* Fills the plan figures of *out (what apply would fetch after the tables). */
 void zu_fine_get_stats(const struct zu_fine *f, struct zu_fine_stats *out);
 
+/*
+ * One item of what the plan fetches or reuses for a missing chunk (explain):
+ * a piece table (image range = the whole chunk), a piece reused from a
+ * source (fetch_bytes 0), a piece's frame, or a whole chunk fetched as is;
+ * fetch_bytes includes the gap merged in front of it. Over all items of
+ * zu_fine_walk(), fetch_bytes adds up to zu_fine_get_stats()'s fetch_bytes.
+ */
+struct zu_fine_item {
+	size_t chunk;
+	uint64_t image_offset;
+	uint64_t image_len;
+	uint64_t fetch_bytes;
+	bool reused;
+	bool table;          /* a piece table: bytes for the chunk, not image bytes of its own */
+};
+typedef void (*zu_fine_item_fn)(void *user, const struct zu_fine_item *it);
+/* Calls fn for each item, in .zck order (after zu_fine_index()). */
+void zu_fine_walk(const struct zu_fine *f, zu_fine_item_fn fn, void *user);
+
 /* I/O for making missing chunks (below): all borrowed. */
 struct zu_fine_io {
 	struct zu_fetch *fetch;

@@ -233,3 +233,52 @@ void zu_plan_fini(struct zu_plan *p)
 	free(p->ranges);
 	*p = (struct zu_plan)ZU_PLAN_INIT;
 }
+
+/* Charges [off, off + len) to the range it is in: from the cursor *pos on. */
+static int walk_one(const struct zu_plan *pl, size_t *ri, uint64_t *pos, uint64_t off,
+		    uint64_t len, struct zu_plan_item *it, struct zu_err *err)
+{
+	uint64_t end = off + len; /* checked in range_add */
+
+	while (*ri < pl->n_ranges && pl->ranges[*ri].off + pl->ranges[*ri].len <= off) {
+		(*ri)++;
+		*pos = *ri < pl->n_ranges ? pl->ranges[*ri].off : 0;
+	}
+	if (*ri >= pl->n_ranges || off < pl->ranges[*ri].off ||
+	    end > pl->ranges[*ri].off + pl->ranges[*ri].len)
+		return zu_err_set(err, -ENOTRECOVERABLE,
+				  "plan walk: %" PRIu64 "+%" PRIu64 " is in no range", off, len);
+	it->bytes = end > *pos ? end - *pos : 0; /* the gap since the last item, and this one */
+	if (end > *pos)
+		*pos = end;
+	return 0;
+}
+
+int zu_plan_walk(const struct zu_header *h, const struct zu_plan *pl, zu_plan_item_fn fn,
+		 void *user, struct zu_err *err)
+{
+	size_t ri = 0;
+	uint64_t pos = pl->n_ranges ? pl->ranges[0].off : 0;
+	int r;
+
+	if (pl->need_dict && h->dict.comp_len > 0) {
+		struct zu_plan_item it = { .chunk = SIZE_MAX };
+
+		r = walk_one(pl, &ri, &pos, h->dict.file_offset, h->dict.comp_len, &it, err);
+		if (r < 0)
+			return r;
+		fn(user, &it);
+	}
+	for (size_t i = 0; i < h->n_chunks; i++) {
+		const struct zu_chunk *c = &h->chunks[i];
+		struct zu_plan_item it = { .chunk = i };
+
+		if (pl->locs[i].source != ZU_NO_SOURCE || c->comp_len == 0)
+			continue;
+		r = walk_one(pl, &ri, &pos, c->file_offset, c->comp_len, &it, err);
+		if (r < 0)
+			return r;
+		fn(user, &it);
+	}
+	return 0;
+}

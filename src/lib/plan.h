@@ -66,4 +66,19 @@ int zu_plan_build(const struct zu_header *h, const struct zu_seed_loc *locs,
 	__attribute__((warn_unused_result));
 void zu_plan_fini(struct zu_plan *p);
 
+/*
+ * What one item of the fetch costs (explain): a NET chunk (chunk = its index)
+ * or the dict (chunk = SIZE_MAX), with bytes = its length plus the gap merged
+ * in front of it within its coalesced range. Over all items the bytes add up
+ * to pl->fetch_bytes exactly.
+ */
+struct zu_plan_item {
+	size_t chunk;
+	uint64_t bytes;
+};
+typedef void (*zu_plan_item_fn)(void *user, const struct zu_plan_item *it);
+/* Calls fn for each item in .zck order; -ENOTRECOVERABLE if an item lies outside pl's ranges. */
+int zu_plan_walk(const struct zu_header *h, const struct zu_plan *pl, zu_plan_item_fn fn,
+		 void *user, struct zu_err *err) __attribute__((warn_unused_result));
+
 #endif

@@ -6,7 +6,7 @@ sed 's/\\-/-/g' "$ZCKUP_SRC/doc/zckup.1" >"$TEST_TMP/man.txt"
 
 check "zckup --help" "$ZCKUP" --help
 check "zckup --version prints a version" bash -c '"$0" --version | grep -Eq "^zckup [0-9]+\.[0-9]+"' "$ZCKUP"
-for cmd in make extract-header inspect plan apply sign; do
+for cmd in make extract-header inspect plan apply sign verify; do
 	check "zckup $cmd --help" "$ZCKUP" "$cmd" --help
 	# every long option of the command's --help is documented in the man page
 	missing=$("$ZCKUP" "$cmd" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u |

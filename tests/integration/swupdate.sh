@@ -16,19 +16,9 @@ cd "$TEST_TMP" || exit 1
 . "$(dirname "$0")/servers.sh"
 mkdir -p "$TEST_TMP/www"
 
-# SWUpdate 2022.12's -i learns the result by polling its own daemon's status, and the poll can
-# see a stale status: then it prints "SWUpdate was successful" yet exits 1 (one run in six
-# here; five in a row once on a loaded 2-CPU machine), or it even ends before the installer
-# ran. Both leave a recognisable log; only those are retried (up to 8 runs), anything else
-# fails at once.
-swupdate_raced() {
-	local early
-	early=$(awk '/\[endupdate\]/ {print "yes"; exit}
-		/Software Update started/ {print "no"; exit}' "$1")
-	[ "$early" = yes ] && return 0
-	! grep -q '^\[ERROR\]' "$1" && grep -q 'SWUPDATE successful' "$1" &&
-		grep -q 'endupdate.*was successful' "$1"
-}
+# The known status race of swupdate -i, and its retry: swupdate_lib.sh.
+# shellcheck source=tests/integration/swupdate_lib.sh
+. "$(dirname "$0")/swupdate_lib.sh"
 
 $GEN image 5 8000000 old.img
 $GEN edit scatter 6 old.img new.img

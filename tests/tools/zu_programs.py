@@ -5,13 +5,16 @@
 
 Read from the sources, not from a run, so a program that only a rare branch
 calls is listed too:
-- shell scripts (scripts/*.sh, tests/**/*.sh, .ci/run) are parsed by shfmt
+- shell scripts (scripts/*.sh, tests/**/*.sh, .ci/run, and the hooks and
+  modules under integrations/ that the tests run) are parsed by shfmt
   (Debian's shfmt, a real bash parser): every simple command whose name is a
   literal word, also inside $(...), pipelines, functions and here-documents'
   substitutions; through the wrappers that run their arguments (exec, env,
-  timeout, nice, setsid, taskset, xargs, nohup, chroot, command, find -exec);
+  timeout, nice, setsid, taskset, xargs, nohup, chroot, unshare, stdbuf,
+  command, find -exec);
   and the strings that the test helpers evaluate as shell (eval, lib.sh's
-  assert, check, expect_exit, and bash -c / sh -c with a literal string);
+  assert, check, expect_exit, servers.sh's _srv_spawn, and bash -c / sh -c
+  with a literal string);
   names handed to servers.sh's _srv_need;
 - Python files (tests/**/*.py): subprocess calls whose argument list starts
   with a literal string;
@@ -33,15 +36,16 @@ import sys
 WRAPPERS_SKIP_OPTS = {
     # wrapper: how many non-option arguments come before the wrapped command
     "exec": 0, "nohup": 0, "setsid": 0, "nice": 0, "xargs": 0, "env": 0,
-    "timeout": 1, "taskset": 1, "chroot": 1, "stdbuf": 0, "command": 0,
+    "timeout": 1, "taskset": 1, "chroot": 1, "stdbuf": 0, "command": 0, "unshare": 0,
 }
 # Options of those wrappers that take a value (so the value is not the command).
 OPTS_WITH_VALUE = {"nice": {"-n"}, "xargs": {"-n", "-P", "-I", "-d", "-L", "-s"},
                    "timeout": {"-s", "-k", "--signal", "--kill-after"},
-                   "env": {"-u", "-C"}, "taskset": set(), "chroot": {"--userspec"}}
+                   "env": {"-u", "-C"}, "taskset": set(), "chroot": {"--userspec"},
+                   "unshare": {"--propagation"}}
 # lib.sh helpers: the index of the argument where a command starts (check,
 # expect_exit) or from which on the arguments are shell text (assert, eval).
-RUNS_COMMAND_AT = {"check": 1, "expect_exit": 2}
+RUNS_COMMAND_AT = {"check": 1, "expect_exit": 2, "_srv_spawn": 2}
 EVALS_FROM = {"eval": 0, "assert": 1}
 NEEDS_PROGRAMS = {"_srv_need"}
 
@@ -201,13 +205,23 @@ def c_commands(path, scan):
             scan.shell_text(text, path, line)
 
 
+def is_shell_script(path):
+    """An executable without a .sh ending (integrations' hooks and modules): by its #! line."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+    except OSError:
+        return False
+    return re.match(rb"#!\s*/(usr/)?bin/(env\s+)?(ba)?sh\b", first) is not None
+
+
 def main():
     top = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")
     os.chdir(top)
     files = subprocess.run(["git", "ls-files", "scripts", "tests", ".ci", "fuzz", "cross",
-                            "meson.build", "*/meson.build"], stdout=subprocess.PIPE, text=True,
-                           check=True).stdout.split()
-    shell = [f for f in files if f.endswith(".sh") or f == ".ci/run"]
+                            "integrations", "meson.build", "*/meson.build"],
+                           stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    shell = [f for f in files if f.endswith(".sh") or f == ".ci/run" or is_shell_script(f)]
     scan = ShellScan(shell_builtins())
     trees = {}
     for f in shell:

@@ -177,6 +177,23 @@ static int make_chunk(struct zu_fine *fine, const struct zu_fine_io *io, struct 
 	return zu_fine_fallback_chunk(fine, io, i, ubuf, err);
 }
 
+struct walk_sum {
+	uint64_t fetch, tables, reused;
+};
+
+static void walk_add(void *user, const struct zu_fine_item *it)
+{
+	struct walk_sum *w = user;
+
+	w->fetch += it->fetch_bytes;
+	if (it->table)
+		w->tables += it->fetch_bytes;
+	if (it->reused) {
+		assert_int_equal(it->fetch_bytes, 0);
+		w->reused += it->image_len;
+	}
+}
+
 /*
  * How run_fine fetches: stream plays a backend that cuts requests itself (the
  * downloader: the frames come as one stream); zero_source_after_index zeroes a
@@ -280,6 +297,14 @@ static int run_fine_cfg(struct fixture *f, const char *zck, size_t max_ranges,
 	if (r == 0 && cfg->stream)
 		assert_int_equal(zu_fetch_request(fetch, tr, 1, &err), 0);
 	zu_fine_get_stats(fine, out);
+	{ /* explain's walk: the same figures, item by item */
+		struct walk_sum w = { 0 };
+
+		zu_fine_walk(fine, walk_add, &w);
+		assert_int_equal(w.fetch, out->fetch_bytes);
+		assert_int_equal(w.tables, out->table_bytes);
+		assert_int_equal(w.reused, out->reused_bytes);
+	}
 	zu_fine_free(fine);
 	zu_fetch_free(fetch);
 	if (cfg->zero_source_after_index) {

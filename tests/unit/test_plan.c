@@ -414,6 +414,47 @@ static void plan_rejects_missing_arguments(void **state)
 	zu_plan_fini(NULL);
 }
 
+struct walk_sum {
+	uint64_t bytes, dict;
+	size_t n;
+	size_t last;
+};
+
+static void walk_add(void *user, const struct zu_plan_item *it)
+{
+	struct walk_sum *w = user;
+
+	w->bytes += it->bytes;
+	if (it->chunk == SIZE_MAX)
+		w->dict += it->bytes;
+	else
+		assert_true(w->n == 0 || w->last == SIZE_MAX || it->chunk > w->last);
+	w->last = it->chunk;
+	w->n++;
+}
+
+/* explain's walk: each NET chunk and the dict, the gaps charged to the next: fetch_bytes exactly. */
+static void plan_walk_adds_up_to_fetch_bytes(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t seedv = 7, rng = test_rng_seed(seedv), lens[600];
+	struct walk_sum w = { 0 };
+
+	printf("# seed %" PRIu64 "\n", seedv);
+	for (size_t i = 0; i < 600; i++)
+		lens[i] = 1 + test_rng_next(&rng) % 700; /* gaps below and above the 256 merge */
+	layout(f, lens, 600, 90);
+	for (size_t i = 0; i < 600; i++)
+		if (test_rng_next(&rng) % 2)
+			seed(f, i);
+	build(f, 0, UINT64_MAX);
+	assert_true(f->plan.n_ranges > 1);
+	assert_int_equal(zu_plan_walk(&f->h, &f->plan, walk_add, &w, &f->err), 0);
+	assert_int_equal(w.bytes, f->plan.fetch_bytes);
+	assert_int_equal(w.n, f->plan.n_net + 1);
+	assert_true(w.dict >= 90);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +477,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(plan_overlapping_ranges_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(plan_rejects_overflowing_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(plan_rejects_missing_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(plan_walk_adds_up_to_fetch_bytes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
