@@ -342,14 +342,14 @@ struct fine_cb {
 
 /*
  * What a fine plan's fetch costs on the wire, as plan.c counts it for whole
- * chunks: every range a multipart part, and one answer per window of frames
- * (fine_apply.c asks for at most ZU_PLAN_DEFAULT_MAX_RANGES ranges and
- * ZU_FINE_WINDOW_BYTES a window; the tables take one more request).
+ * chunks: every range a multipart part, and one answer per request of frames
+ * (the downloader asks for at most ZU_PLAN_DEFAULT_MAX_RANGES ranges and
+ * ZU_PLAN_REQUEST_BYTES a request; the tables take one more request).
  */
 static uint64_t fine_wire_estimate(const struct zu_fine_stats *f)
 {
 	uint64_t by_ranges = (f->n_ranges + ZU_PLAN_DEFAULT_MAX_RANGES - 1) / ZU_PLAN_DEFAULT_MAX_RANGES;
-	uint64_t by_bytes = (f->fetch_bytes + ZU_FINE_WINDOW_BYTES - 1) / ZU_FINE_WINDOW_BYTES;
+	uint64_t by_bytes = (f->fetch_bytes + ZU_PLAN_REQUEST_BYTES - 1) / ZU_PLAN_REQUEST_BYTES;
 	uint64_t answers = 1 + (by_ranges > by_bytes ? by_ranges : by_bytes);
 
 	return f->fetch_bytes + f->n_ranges * (uint64_t)ZU_PLAN_PART_OVERHEAD +
@@ -801,7 +801,8 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 	if (fine) {
 		fcb.fine = fine;
 		fcb.io = (struct zu_fine_io){ .fetch = fetch, .source_fds = in.fds,
-					      .n_sources = in.n, .max_ranges = o->max_ranges };
+					      .n_sources = in.n, .max_ranges = o->max_ranges,
+					      .url = o->url, .lim = &ctx->lim, .net = &ctx->net };
 		ap.made_prepare = fine_prepare_chunk;
 		ap.made_build = fine_build_chunk;
 		ap.made_fallback = fine_fallback_chunk;
@@ -837,7 +838,7 @@ static int apply_once(zckup_ctx *ctx, const struct zckup_apply_opts *o, bool pre
 
 		zu_fine_get_stats(fine, &fst);
 		out->fine = 1;
-		out->fetched_bytes = fetch->bytes - fine_bytes0;
+		out->fetched_bytes = fetch->bytes - fine_bytes0 + fst.side_bytes;
 		if (!fetch->ops->whole_batch) {
 			out->n_requests = fetch->n_requests;
 			out->n_ranges = fetch->n_ranges_total;

@@ -27,6 +27,20 @@
 #define FA_NONE UINT32_MAX
 /* Larger chunks are fetched whole, so that offsets in a chunk and a window fit 32 bits. */
 #define FA_MAX_FINE_COMP (UINT32_MAX / 4)
+/*
+ * Ranges per batch of the frame stream: a multiple of the ranges per request
+ * (so batches cut into full requests), far below what a batch frame may carry
+ * (ZU_FRAME_RANGES_MAX); most updates are one batch.
+ */
+#define FA_BATCH_RANGES (128u * ZU_LIMITS_MAX_RANGES)
+/*
+ * Bytes per batch of the stream: what the downloader may fetch ahead of the
+ * chunk being rebuilt, so a killed apply has not fetched much more than it
+ * wrote (resume fetches at most 1.1x a clean run), yet several times what a
+ * slow link carries in a round trip (lte: 10 Mbit/s x 100 ms = 125 KB), so the
+ * round trip at the end of each batch costs a few percent.
+ */
+#define FA_BATCH_BYTES (1u << 20)
 
 struct fa_chunk {
 	size_t index;       /* target chunk */
@@ -80,6 +94,13 @@ struct zu_fine {
 	struct zu_decomp *dc;
 	struct zu_sha256 sha;
 	uint8_t *cbuf;              /* a whole chunk, for fallbacks */
+	/* the frame stream (a backend that cuts and overlaps requests itself) */
+	bool stream;                /* wr holds the ranges of every missing chunk */
+	size_t sent;                /* wr[0..sent) asked for */
+	bool batch_open;            /* a batch of them is being received */
+	struct zu_fetch_rec rec;    /* the record being consumed... */
+	size_t rec_at;              /* ...and its bytes consumed */
+	struct zu_fetch *side;      /* fallbacks while the stream flows; owned */
 	struct zu_fine_stats st;
 };
 
@@ -117,6 +138,7 @@ void zu_fine_free(struct zu_fine *f)
 	free(f->wr);
 	free(f->wbuf);
 	free(f->cbuf);
+	zu_fetch_free(f->side);
 	zu_decomp_free(f->dc);
 	zu_sha256_fini(&f->sha);
 	free(f);
@@ -884,6 +906,134 @@ static struct fa_chunk *fa_find(struct zu_fine *f, size_t i)
 	return f->cur < f->n_fc && f->fc[f->cur].index == i ? &f->fc[f->cur] : NULL;
 }
 
+/* ---- the frame stream ------------------------------------------------------------- */
+
+/*
+ * The ranges of every missing chunk, in image order, asked for in batches of
+ * FA_BATCH_BYTES: the downloader cuts a batch into requests, keeps them in
+ * flight on all connections and hands the bytes on in order as they arrive,
+ * and the chunks are rebuilt from them meanwhile. What is held here is one
+ * record.
+ */
+static int fa_stream_plan(struct zu_fine *f, struct zu_err *err)
+{
+	uint64_t bytes = 0;
+	int r = 0;
+
+	f->n_wr = 0;
+	for (size_t k = 0; r == 0 && k < f->n_fc; k++)
+		r = fa_win_chunk(f, &f->fc[k], &bytes, err);
+	f->w_end = f->n_fc;
+	f->stream = true;
+	return r;
+}
+
+/* The next record of the stream, asking for the next batch when one ends. */
+static int fa_stream_next(struct zu_fine *f, const struct zu_fine_io *io, struct zu_err *err)
+{
+	for (;;) {
+		size_t n;
+		int r;
+
+		if (f->batch_open) {
+			r = zu_fetch_next(io->fetch, &f->rec, err);
+			if (r != 0)
+				return r;
+			f->batch_open = false;
+		}
+		if (f->sent == f->n_wr)
+			return zu_err_set(err, -EPROTO, "fine: the frame stream ended early");
+		n = 0;
+		for (uint64_t b = 0; f->sent + n < f->n_wr && n < FA_BATCH_RANGES &&
+				     b < FA_BATCH_BYTES; n++)
+			b += f->wr[f->sent + n].len;
+		r = zu_fetch_request(io->fetch, f->wr + f->sent, n, err);
+		if (r < 0)
+			return r;
+		f->sent += n;
+		f->batch_open = true;
+	}
+}
+
+/*
+ * Copies stream bytes [off, off+len) to dst. The stream is in resource order
+ * (fetch.c checks it) and holds these bytes (they are in wr): bytes before off
+ * are merged gaps, skipped.
+ */
+static int fa_stream_take(struct zu_fine *f, const struct zu_fine_io *io, uint64_t off,
+			  size_t len, uint8_t *dst, struct zu_err *err)
+{
+	while (len) {
+		uint64_t at, end;
+		size_t n;
+
+		if (f->rec_at == f->rec.len) {
+			int r = fa_stream_next(f, io, err);
+
+			if (r < 0)
+				return r;
+			f->rec_at = 0;
+		}
+		at = f->rec.off + f->rec_at;
+		end = f->rec.off + f->rec.len;
+		if (end <= off) {
+			f->rec_at = f->rec.len;
+			continue;
+		}
+		if (at > off)
+			return zu_err_set(err, -ENOTRECOVERABLE, "fine: stream at %" PRIu64
+					  " past frame bytes at %" PRIu64, at, off);
+		f->rec_at += (size_t)(off - at);
+		n = end - off < len ? (size_t)(end - off) : len;
+		memcpy(dst, f->rec.data + f->rec_at, n);
+		f->rec_at += n;
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* After the last chunk: the batch must end where its ranges do (nothing else is left). */
+static int fa_stream_end(struct zu_fine *f, const struct zu_fine_io *io, struct zu_err *err)
+{
+	int r;
+
+	if (f->rec_at != f->rec.len || f->sent != f->n_wr)
+		return zu_err_set(err, -ENOTRECOVERABLE, "fine: frame bytes left in the stream");
+	while (f->batch_open) {
+		r = zu_fetch_next(io->fetch, &f->rec, err);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			return zu_err_set(err, -EPROTO, "fine: bytes beyond the frames");
+		f->batch_open = false;
+	}
+	return 0;
+}
+
+/* What chunk fc needs, from the stream into cbuf (as the window copy below). */
+static int fa_stream_chunk(struct zu_fine *f, const struct zu_fine_io *io,
+			   const struct fa_chunk *fc, uint8_t *cbuf, struct zu_err *err)
+{
+	const struct zu_chunk *c = &f->h->chunks[fc->index];
+	size_t pos = 0;
+	int r = 0;
+
+	if (fc->whole)
+		return fa_stream_take(f, io, c->file_offset, (size_t)c->comp_len, cbuf, err);
+	for (uint32_t k = 0; r == 0 && k < fc->n; k++) {
+		const struct fa_piece *p = &f->pieces[fc->first + k];
+
+		if (f->set[p->slot].source != ZU_NO_SOURCE)
+			continue;
+		r = fa_stream_take(f, io, c->file_offset + p->frame_rel, p->frame_len, cbuf + pos,
+				   err);
+		pos += p->frame_len;
+	}
+	return r;
+}
+
 int zu_fine_prepare_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,
 			  uint8_t *cbuf, size_t cap, struct zu_err *err)
 {
@@ -896,6 +1046,16 @@ int zu_fine_prepare_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t
 		return zu_err_set(err, -ENOTRECOVERABLE, "fine: chunk %zu is not a missing chunk", i);
 	if (c->comp_len > cap)
 		return zu_err_set(err, -ENOTRECOVERABLE, "fine: chunk %zu larger than its buffer", i);
+	if (io->fetch->ops->whole_batch) {
+		r = f->stream ? 0 : fa_stream_plan(f, err);
+		if (r == 0)
+			r = fa_stream_chunk(f, io, fc, cbuf, err);
+		if (r == 0 && f->cur + 1 == f->n_fc)
+			r = fa_stream_end(f, io, err);
+		if (r < 0)
+			return zu_err_prefix(err, "fine frames of chunk %zu", i);
+		return 0;
+	}
 	if (f->cur >= f->w_end) {
 		f->w_end = f->cur;
 		r = fa_win_fill(f, io, err);
@@ -988,7 +1148,19 @@ int zu_fine_fallback_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_
 		if (!f->cbuf)
 			return zu_err_set(err, -ENOMEM, "cannot allocate a chunk buffer");
 	}
-	r = zu_fetch_read_at(io->fetch, f->cbuf, c->file_offset, (size_t)c->comp_len, err);
+	r = 0;
+	if (f->batch_open && !f->side) {
+		/* the stream keeps flowing: the chunk comes on a fetcher of its own */
+		if (!io->url)
+			return zu_err_set(err, -ENOTRECOVERABLE,
+					  "fine: a fallback mid-stream needs the url");
+		r = zu_fetch_open(io->url, io->lim, io->net, &f->side, err);
+	}
+	if (r == 0)
+		r = zu_fetch_read_at(f->batch_open ? f->side : io->fetch, f->cbuf, c->file_offset,
+				     (size_t)c->comp_len, err);
+	if (r == 0 && f->batch_open)
+		f->st.side_bytes += c->comp_len;
 	if (r == 0)
 		r = fa_whole(f, c, f->cbuf, ubuf, err);
 	if (r < 0)

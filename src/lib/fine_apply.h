@@ -10,8 +10,14 @@
  * authenticated header; otherwise (lying table, stale source, digest
  * collision) the whole chunk is fetched and verified as usual, and counted.
  * Memory: about 100 bytes per piece of the missing chunks (table entry,
- * piece record, two slots of the wanted set) plus one window of frames
- * (ZU_FINE_WINDOW_BYTES, or one whole chunk). The sources are read a second time
+ * piece record, two slots of the wanted set, its range) plus, from a backend
+ * that fetches request by request (a local file), one window of frames
+ * (ZU_FINE_WINDOW_BYTES, or one whole chunk). From the downloader (whole_batch)
+ * the frames of all missing chunks come as one stream, in batches of 1 MiB
+ * (FA_BATCH_BYTES: what is fetched ahead) that the downloader cuts into
+ * requests on all connections, and are copied from each record into the
+ * chunk's buffer as they arrive: nothing more is held here (the downloader
+ * holds at most the batch). The sources are read a second time
  * (after the coarse index), only when some missing chunk has a table; that
  * pass costs little more than the read: the piece hash runs at several GB/s,
  * and the chunk cuts come from the index's record of them.
@@ -48,6 +54,7 @@ struct zu_fine_stats {
 	size_t n_bad_tables;      /* tables refused (malformed): chunk fetched whole */
 	size_t n_fallback;        /* rebuilt chunks that did not verify: fetched whole */
 	uint64_t fallback_bytes;  /* compressed bytes fetched for them */
+	uint64_t side_bytes;      /* of those, fetched beside the frame stream */
 	uint64_t fetch_bytes;     /* plan: tables + ranges of frames (gaps included) */
 	size_t n_ranges;          /* plan: ranges of frames after coalescing */
 	uint64_t source_bytes;    /* source bytes read to find pieces */
@@ -112,6 +119,10 @@ struct zu_fine_io {
 	const int *source_fds;
 	size_t n_sources;
 	size_t max_ranges;        /* ranges per window batch; 0 = default */
+	/* where a fallback is fetched while the frame stream flows (below) */
+	const char *url;
+	const struct zu_limits *lim;
+	const struct zu_net_cfg *net;
 };
 
 /*
@@ -119,7 +130,9 @@ struct zu_fine_io {
  * thread (assemble's workers):
  *
  * zu_fine_prepare_chunk (one thread, chunks asked for in image order): fetches
- * the window the chunk is in when needed, and copies into cbuf (cap bytes, at
+ * the window the chunk is in when needed (or, from a whole_batch backend, asks
+ * for the frames of every missing chunk at the first call and then takes the
+ * chunk's from that stream), and copies into cbuf (cap bytes, at
  * least the header's max_chunk_len) what the chunk needs from the .zck: the
  * frames of its pieces that no source holds, in order, or the whole chunk.
  *
@@ -133,6 +146,8 @@ struct zu_fine_io {
  *
  * zu_fine_fallback_chunk (the preparing thread, between preparations): fetches
  * the whole chunk and writes it verified into ubuf; counted in the stats.
+ * While the frame stream is being received, on a fetcher of its own opened
+ * from io->url (once, kept until zu_fine_free), so the stream is not stopped.
  * Returns <0 when that fails too (-EILSEQ: the .zck does not hold the chunk).
  */
 int zu_fine_prepare_chunk(struct zu_fine *f, const struct zu_fine_io *io, size_t i,

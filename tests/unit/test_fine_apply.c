@@ -194,12 +194,55 @@ static void walk_add(void *user, const struct zu_fine_item *it)
 	}
 }
 
+/*
+ * How run_fine fetches: stream plays a backend that cuts requests itself (the
+ * downloader: the frames come as one stream); zero_source_after_index zeroes a
+ * copy of the source once its pieces are found, so that no chunk rebuilds.
+ */
+struct run_cfg {
+	bool stream;
+	bool zero_source_after_index;
+	size_t out_requests;  /* batches asked of the fetcher, tables included */
+	uint64_t out_bytes;   /* payload bytes it handed on */
+};
+
+static int run_fine_cfg(struct fixture *f, const char *zck, size_t max_ranges,
+			const struct zu_index_cuts *cuts, unsigned threads,
+			struct run_cfg *cfg, struct zu_fine_stats *out, size_t *out_missing);
+
 /* Tables, piece index, then every missing chunk; returns the stats. */
 static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
 		    const struct zu_index_cuts *cuts, unsigned threads, struct zu_fine_stats *out,
 		    size_t *out_missing)
 {
+	struct run_cfg cfg = { 0 };
+
+	return run_fine_cfg(f, zck, max_ranges, cuts, threads, &cfg, out, out_missing);
+}
+
+/* A copy of the old image, for a run that changes it. */
+static int copy_old(const struct fixture *f, const char *path)
+{
+	uint8_t *b = malloc(f->len + 8192);
+	int fd;
+
+	assert_non_null(b);
+	assert_int_equal(pread(f->old_fd, b, f->len + 8192, 0), (ssize_t)(f->len + 8192));
+	write_file(path, b, f->len + 8192);
+	free(b);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static int run_fine_cfg(struct fixture *f, const char *zck, size_t max_ranges,
+			const struct zu_index_cuts *cuts, unsigned threads,
+			struct run_cfg *cfg, struct zu_fine_stats *out, size_t *out_missing)
+{
 	const struct zu_limits lim = ZU_LIMITS_DEFAULT;
+	struct zu_fetch_ops stream_ops;
+	char copy[128];
+	int src_fd = f->old_fd;
 	struct zu_fetch *fetch = NULL;
 	struct zu_fine *fine = NULL;
 	const struct zu_range *tr = NULL;
@@ -217,15 +260,28 @@ static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
 	assert_int_equal(zu_fine_new(&f->h, f->locs, &fine, &tr, &ntr, &err), 0);
 	assert_true(ntr > 0);
 	assert_int_equal(zu_fetch_open(zck, &lim, NULL, &fetch, &err), 0);
+	if (cfg->stream) {
+		stream_ops = *fetch->ops;
+		stream_ops.whole_batch = true;
+		fetch->ops = &stream_ops;
+	}
+	if (cfg->zero_source_after_index) {
+		snprintf(copy, sizeof(copy), "%s/zeroed.img", f->dir);
+		src_fd = copy_old(f, copy);
+	}
 	assert_int_equal(zu_fetch_request(fetch, tr, ntr, &err), 0);
 	assert_int_equal(zu_fine_read_tables(fine, fetch, &err), 0);
-	assert_int_equal(zu_fine_index(fine, &f->old_fd, &size, cuts, 1, threads, NULL, &err), 0);
+	assert_int_equal(zu_fine_index(fine, &src_fd, &size, cuts, 1, threads, NULL, &err), 0);
+	if (cfg->zero_source_after_index) {
+		assert_int_equal(ftruncate(src_fd, 0), 0);
+		assert_int_equal(ftruncate(src_fd, (off_t)size), 0);
+	}
 	*out_missing = 0;
 	r = 0;
 	for (size_t i = 0; r == 0 && i < f->h.n_chunks; i++) {
 		const struct zu_chunk *c = &f->h.chunks[i];
-		struct zu_fine_io io = { .fetch = fetch, .source_fds = &f->old_fd, .n_sources = 1,
-					 .max_ranges = max_ranges };
+		struct zu_fine_io io = { .fetch = fetch, .source_fds = &src_fd, .n_sources = 1,
+					 .max_ranges = max_ranges, .url = zck, .lim = &lim };
 
 		if (f->locs[i].source != ZU_NO_SOURCE)
 			continue;
@@ -235,6 +291,11 @@ static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
 		if (r == 0)
 			assert_memory_equal(ubuf, f->img + c->image_offset, (size_t)c->len);
 	}
+	cfg->out_requests = fetch->n_requests;
+	cfg->out_bytes = fetch->bytes;
+	/* the stream ended where its ranges do: the fetcher takes a new batch */
+	if (r == 0 && cfg->stream)
+		assert_int_equal(zu_fetch_request(fetch, tr, 1, &err), 0);
 	zu_fine_get_stats(fine, out);
 	{ /* explain's walk: the same figures, item by item */
 		struct walk_sum w = { 0 };
@@ -246,6 +307,10 @@ static int run_fine(struct fixture *f, const char *zck, size_t max_ranges,
 	}
 	zu_fine_free(fine);
 	zu_fetch_free(fetch);
+	if (cfg->zero_source_after_index) {
+		close(src_fd);
+		unlink(copy);
+	}
 	zu_decomp_free(dc);
 	free(cbuf);
 	free(ubuf);
@@ -270,6 +335,53 @@ static void fine_rebuilds_missing_chunks_from_source_pieces(void **state)
 	assert_int_equal(run_fine(f, f->zck, 1, &f->cuts, 2, &st1, &missing), 0);
 	assert_int_equal(st1.n_reused, st.n_reused);
 	assert_int_equal(st1.n_fallback, 0);
+}
+
+/* The frames as one stream (the downloader's way): the same chunks and figures as windows. */
+static void fine_stream_gives_what_windows_give(void **state)
+{
+	struct fixture *f = *state;
+	struct run_cfg win = { 0 }, stream = { .stream = true };
+	struct zu_fine_stats st_w, st;
+	size_t missing = 0, missing_s = 0;
+
+	/* windows of one range each (a chunk opens one): a batch per window */
+	assert_int_equal(run_fine_cfg(f, f->zck, 1, &f->cuts, 1, &win, &st_w, &missing), 0);
+	assert_int_equal(run_fine_cfg(f, f->zck, 1, &f->cuts, 1, &stream, &st, &missing_s), 0);
+	assert_int_equal(missing_s, missing);
+	assert_true(st.n_ranges > 2);
+	assert_true(win.out_requests > 2);
+	/* one batch of tables, one of every frame: the bytes the plan counts, and no more */
+	assert_int_equal(stream.out_requests, 2);
+	assert_int_equal(stream.out_bytes, st.fetch_bytes);
+	assert_int_equal(st.n_fallback, 0);
+	assert_int_equal(st.side_bytes, 0);
+}
+
+/*
+ * Every rebuild fails (the source zeroed after its pieces were found): each
+ * chunk is fetched whole beside the stream, which goes on to the end; only
+ * the last one, after the stream ended, comes on the stream's own fetcher.
+ */
+static void fine_fallback_does_not_stall_the_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct run_cfg cfg = { .stream = true, .zero_source_after_index = true };
+	struct zu_fine_stats st;
+	uint64_t side = 0;
+	size_t missing = 0, last = SIZE_MAX;
+
+	assert_int_equal(run_fine_cfg(f, f->zck, 0, &f->cuts, 1, &cfg, &st, &missing), 0);
+	assert_true(missing > 1);
+	assert_int_equal(st.n_fallback, missing);
+	for (size_t i = 0; i < f->h.n_chunks; i++)
+		if (f->locs[i].source == ZU_NO_SOURCE) {
+			if (last != SIZE_MAX)
+				side += f->h.chunks[last].comp_len;
+			last = i;
+		}
+	assert_int_equal(st.side_bytes, side);
+	assert_int_equal(st.fallback_bytes, side + f->h.chunks[last].comp_len);
 }
 
 /* Two digests of a missing chunk's table swapped: never wrong bytes, and a clear error. */
@@ -368,6 +480,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fine_rebuilds_missing_chunks_from_source_pieces),
 		cmocka_unit_test(fine_lying_table_never_gives_wrong_bytes),
+		cmocka_unit_test(fine_stream_gives_what_windows_give),
+		cmocka_unit_test(fine_fallback_does_not_stall_the_stream),
 		cmocka_unit_test(fine_index_cuts_are_the_chunkers),
 	};
 

@@ -41,7 +41,21 @@
 #define SLOT_BYTES ZU_PLAN_REQUEST_BYTES
 #define XFERS_MAX 16u
 #define EPILOGUE_MAX (64u << 10)
-#define SPAN_GAP (64u << 10)      /* gap worth a request's round trip on a single-range server */
+/*
+ * On a single-range server, a gap between ranges is fetched (and dropped) when
+ * it costs less than one more request there: its request and answer headers,
+ * as measured on this server (SPAN_GAP_FIRST until an answer came), and, on a
+ * link whose round trip is long enough to matter (SPAN_RTT_MIN_US), the bytes
+ * a connection would have received in the round trip it waits for the answer
+ * (its measured rate x the shortest time to first byte). A fixed 64 KiB, worth
+ * it for whole chunks, made fine frames (a few KiB, a few KiB apart) cost 6x
+ * their bytes on loopback; headers alone made them cost 4x the time on a
+ * 100 ms round trip. Never more than SPAN_GAP_MAX.
+ */
+#define SPAN_GAP_FIRST (ZU_PLAN_ANSWER_OVERHEAD + 200u)
+#define SPAN_GAP_MAX (64u << 10)
+#define SPAN_RTT_MIN_US 10000     /* shorter: loopback or LAN, where a request costs bytes only */
+#define SPAN_RATE_MIN_BODY (4u << 10) /* answers this large say what a connection's rate is */
 #define BACKOFF_FIRST_MS 200u
 #define BACKOFF_MAX_MS 5000u
 #define VALIDATOR_MAX 256u
@@ -103,6 +117,10 @@ struct zu_http {
 	bool probing;                    /* after a step-down: one request until one succeeds */
 	enum zu_fetch_mode mode;
 	struct zu_fetch_stats st;
+	uint64_t hdr_bytes;              /* request and answer headers of the answers so far */
+	uint64_t n_answers;
+	int64_t rtt_us;                  /* shortest time to first byte so far; 0 unknown */
+	double conn_rate;                /* bytes/s of one connection, last large answer; 0 unknown */
 	/* the job */
 	const struct zu_frame_range *r;
 	size_t n;
@@ -784,15 +802,30 @@ static size_t claim_many(const struct zu_http *e, struct zu_slot *s, size_t *i,
 	return k;
 }
 
+/* What one more request costs on this server, in bytes (see SPAN_GAP_FIRST). */
+static uint64_t span_gap(const struct zu_http *e)
+{
+	uint64_t g = e->n_answers ? e->hdr_bytes / e->n_answers : SPAN_GAP_FIRST;
+	double wait = 0;
+
+	if (e->rtt_us >= SPAN_RTT_MIN_US)
+		wait = e->conn_rate * (double)e->rtt_us / 1e6;
+	if (wait >= (double)SPAN_GAP_MAX)
+		return SPAN_GAP_MAX;
+	g += (uint64_t)wait;
+	return g < SPAN_GAP_MAX ? g : SPAN_GAP_MAX;
+}
+
 /*
  * For a server that serves one range per request: a run of missing pieces
- * whose gaps are small, asked for as one range (the gap bytes are dropped),
- * so that small chunks do not each cost a request.
+ * whose gaps cost less than a request, asked for as one range (the gap bytes
+ * are dropped), so that small chunks do not each cost a request.
  */
-static size_t claim_span(struct zu_slot *s, size_t *i, const struct zu_piece **claim)
+static size_t claim_span(const struct zu_http *e, struct zu_slot *s, size_t *i,
+			 const struct zu_piece **claim)
 {
 	size_t k = 0;
-	uint64_t start = 0;
+	uint64_t start = 0, gap = span_gap(e);
 
 	for (; *i < s->n && !claimable(&s->pieces[*i]); (*i)++)
 		;
@@ -804,7 +837,7 @@ static size_t claim_span(struct zu_slot *s, size_t *i, const struct zu_piece **c
 		if (k) {
 			const struct zu_piece *prev = claim[k - 1];
 
-			if (p->got || p->off - (prev->off + prev->len) > SPAN_GAP ||
+			if (p->got || p->off - (prev->off + prev->len) > gap ||
 			    p->off + p->len - start > SLOT_BYTES)
 				break;
 		} else {
@@ -839,7 +872,7 @@ static int schedule(struct zu_http *e)
 			continue;
 		while (i < s->n && e->n_xf < e->cfg->connections && !(e->probing && e->n_xf)) {
 			bool span = e->max_ranges == 1;
-			size_t k = span ? claim_span(s, &i, claim) : claim_many(e, s, &i, claim);
+			size_t k = span ? claim_span(e, s, &i, claim) : claim_many(e, s, &i, claim);
 
 			if (!k)
 				break;
@@ -897,6 +930,21 @@ static int curl_failure(struct xfer *x, CURLcode rc, bool *fatal)
 	}
 }
 
+/* The link as this answer saw it: its round trip and one connection's rate. */
+static void count_timing(struct zu_http *e, struct xfer *x, curl_off_t body)
+{
+	curl_off_t pre = 0, first = 0, total = 0;
+
+	if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK ||
+	    curl_easy_getinfo(x->easy, CURLINFO_STARTTRANSFER_TIME_T, &first) != CURLE_OK ||
+	    curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total) != CURLE_OK)
+		return;
+	if (first > pre && (e->rtt_us == 0 || first - pre < e->rtt_us))
+		e->rtt_us = first - pre;
+	if (body >= (curl_off_t)SPAN_RATE_MIN_BODY && total > first)
+		e->conn_rate = (double)body * 1e6 / (double)(total - first);
+}
+
 static void count_wire(struct zu_http *e, struct xfer *x)
 {
 	curl_off_t body = 0;
@@ -908,6 +956,9 @@ static void count_wire(struct zu_http *e, struct xfer *x)
 	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &ver);
 	e->st.wire_bytes += (uint64_t)hdr + (uint64_t)body;
 	e->st.sent_bytes += (uint64_t)sent;
+	e->hdr_bytes += (uint64_t)hdr + (uint64_t)sent;
+	e->n_answers++;
+	count_timing(e, x, body);
 	if (ver == CURL_HTTP_VERSION_1_0)
 		e->st.http_version = 10;
 	else if (ver == CURL_HTTP_VERSION_1_1)
