@@ -3,8 +3,9 @@
 #   scripts/deb.sh
 # 1. dpkg-buildpackage -us -uc -b in a copy of the tree (debian/: zckup,
 #    libzckup0, libzckup-dev); the packages land in build-deb/;
-# 2. lintian on them: no error or warning may be left (there is no override
-#    today; one would go in debian/PACKAGE.lintian-overrides with its reason);
+# 2. lintian on them: no error or warning may be left (one override, with its
+#    reason: debian/libzckup0.lintian-overrides, explain reads images' dpkg
+#    databases);
 # 3. a fresh Debian 12 root made by mmdebstrap (minbase, from the Debian
 #    mirror) with the three packages installed by apt (their dependencies
 #    resolved from the mirror) and gcc; inside it, with chroot: zckup
