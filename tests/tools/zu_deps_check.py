@@ -63,7 +63,10 @@ def dpkg_status():
         # A minbase root (mmdebstrap, debootstrap) holds the Essential and
         # Priority required packages, and apt (Priority important in some
         # point releases, required in others).
-        status[pkg] = ("install ok installed" in st,
+        # dpkg marks an installed package "triggers-pending" while another
+        # install runs (libc-bin's ldconfig trigger): still installed
+        installed = st.split()[-1:] in (["installed"], ["triggers-pending"], ["triggers-awaited"])
+        status[pkg] = (installed,
                        essential == "yes" or priority == "required" or pkg == "apt", names)
     return status
 
