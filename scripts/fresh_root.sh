@@ -8,10 +8,13 @@
 #    in its sources. Made anew every run (about 30 s), so nothing this machine
 #    installed can make a run pass: every package the commands need is
 #    installed by their own scripts (scripts/deps.sh) inside the root.
-# 2. git clone of HEAD (committed work only) into /src/zckup in the root;
-#    /proc, /sys and /dev mounted (bind, slave: nothing propagates back).
-# 3. each command run in order with chroot, a clean environment (PATH, HOME,
-#    LANG, CI) and the clone as its directory; its time is printed. A command
+# 2. git clone of HEAD (committed work only) into /src/zckup in the root; the
+#    root bind-mounted on itself (so that / is a mount point, as on a machine:
+#    unshare --propagation needs it), /proc, /sys and /dev mounted (bind,
+#    slave: nothing propagates back).
+# 3. each command (a line of shell) run in order with chroot, a clean
+#    environment (PATH, HOME, LANG, CI) and the clone as its directory; its
+#    time is printed. A command
 #    that fails does not stop the next.
 # 4. on every exit path (also Ctrl-C, TERM): processes left in the root are
 #    killed, the mounts undone, the root deleted (not deleted if a mount could
@@ -66,9 +69,14 @@ trap 'exit 143' TERM HUP
 
 echo "== fresh root: mmdebstrap --variant=minbase --include=git,ca-certificates bookworm ($mirror)"
 t0=$SECONDS
-if ! mmdebstrap --variant=minbase --include=git,ca-certificates --mode=root bookworm "$root" \
+# Long steps run in the background and are waited for: bash runs a trap only
+# once the foreground command has ended, but it interrupts a wait at once.
+mmdebstrap --variant=minbase --include=git,ca-certificates --mode=root bookworm "$root" \
 	"deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
-	"deb $security bookworm-security main" >"$work/mmdebstrap.log" 2>&1; then
+	"deb $security bookworm-security main" >"$work/mmdebstrap.log" 2>&1 &
+st=0
+wait $! || st=$?
+if [ $st != 0 ]; then
 	tail -20 "$work/mmdebstrap.log"
 	echo "fresh_root.sh: mmdebstrap failed" >&2
 	exit 1
@@ -77,6 +85,11 @@ echo "== fresh root: made in $((SECONDS - t0)) s ($(du -sm "$root" | cut -f1) MB
 # The host's name service and loopback names, as on a machine of its own.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 cp /etc/hosts "$root/etc/hosts"
+# The root is a mount point of its own, as / is on a machine: mount(8)'s and
+# unshare(1)'s propagation changes on / fail on a plain directory (EINVAL);
+# private, so mounts made inside (RAUC's bundles) stay inside.
+mount --bind "$root" "$root"
+mount --make-private "$root"
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
 mount --rbind /dev "$root/dev"
@@ -95,9 +108,10 @@ for cmd in "$@"; do
 	echo "== fresh root: $cmd"
 	t0=$SECONDS
 	st=0
-	chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	(chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
-		/bin/bash -c 'cd /src/zckup && exec "$@"' fresh "$cmd" 2>&1 | tee "$work/out.$n" || st=$?
+		/bin/bash -c 'cd /src/zckup && eval "$1"' fresh "$cmd" 2>&1 | tee "$work/out.$n") &
+	wait $! || st=$?
 	echo "== fresh root: $cmd: exit $st in $((SECONDS - t0)) s"
 	[ "$st" = 0 ] || all_ok=0
 	if [ "$n" = $# ]; then
