@@ -112,6 +112,10 @@ cmocka_skip_re = re.compile(r"^\[  SKIPPED \] (?!\d+ test\(s\))(\S+)")
 for path in sys.argv[2:]:
     build = path.split("/")[0]
     must_run = not build.startswith("build-cross-")
+    if not os.path.exists(path):
+        bad += 1
+        print(f"FAILED: {build}: no test log ({path}): the build or its tests did not run")
+        continue
     for line in open(path):
         r = json.loads(line)
         res = r.get("result")

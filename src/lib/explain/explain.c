@@ -12,13 +12,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define XP_DEFAULT_CELLS 1024u
 #define XP_DEFAULT_RANGE (1u << 20)
 #define XP_CELL_ALIGN 4096u
-
-__extension__ typedef unsigned __int128 xp_u128;
 
 struct xp_owner {
 	uint64_t off, end;
@@ -211,10 +210,40 @@ static size_t xp_find(const struct xp_state *st, uint64_t off)
 	return lo;
 }
 
+/*
+ * floor(a * b / c) for b <= c, so that the result fits in 64 bits: the 128-bit
+ * product in two halves, then long division a bit at a time. Portable: 32-bit
+ * targets (armhf) have no __int128.
+ */
+static uint64_t xp_mul_div(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t p0 = (a & 0xffffffffu) * (b & 0xffffffffu), p1 = (a & 0xffffffffu) * (b >> 32);
+	uint64_t p2 = (a >> 32) * (b & 0xffffffffu), p3 = (a >> 32) * (b >> 32);
+	uint64_t mid = (p0 >> 32) + (p1 & 0xffffffffu) + (p2 & 0xffffffffu);
+	uint64_t lo = (p0 & 0xffffffffu) | (mid << 32);
+	uint64_t hi = p3 + (p1 >> 32) + (p2 >> 32) + (mid >> 32);
+	uint64_t q = 0, r = 0;
+
+	if (hi == 0)
+		return lo / c;
+	for (int i = 127; i >= 0; i--) {
+		uint64_t bit = i >= 64 ? (hi >> (i - 64)) & 1 : (lo >> i) & 1;
+		bool over = r >> 63; /* r * 2 + bit >= 2^64 > c */
+
+		r = (r << 1) | bit;
+		q <<= 1;
+		if (over || r >= c) {
+			r -= c;
+			q |= 1;
+		}
+	}
+	return q;
+}
+
 /* The segment's fetched bytes up to x (rounded down): shares F(b) - F(a) add up exactly. */
 static uint64_t xp_share(const struct zu_xseg *s, uint64_t x)
 {
-	return (uint64_t)((xp_u128)s->fetch * (x - s->off) / s->len);
+	return xp_mul_div(s->fetch, x - s->off, s->len);
 }
 
 static void xp_charge(struct xp_state *st, const struct zu_xseg *s, uint64_t a, uint64_t b,

@@ -133,7 +133,7 @@ static const char *xr_group(enum zu_xfs_kind k)
 static int xr_entry(struct xr_state *st, const struct zu_xentry *e, struct zu_err *err)
 {
 	const char *p = e->path;
-	size_t d;
+	size_t d = 0; /* set by xr_dir when it succeeds (gcc -O3 cannot see it) */
 	int r;
 
 	if (p[0] != '/') {
